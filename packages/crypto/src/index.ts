@@ -1,0 +1,5 @@
+export * from './secret.js';
+export * from './envelope.js';
+export * from './keyring.js';
+export * from './passwords.js';
+export * from './tokens.js';

@@ -1,0 +1,175 @@
+import { sql, type Kysely } from 'kysely';
+import { newUuid, sha256Hex } from '@strongroom/crypto';
+import type { Database } from '../db/schema.js';
+import type { Store } from '../db/connect.js';
+import type { Clock } from '../shared/clock.js';
+import { ALWAYS_ON_EVENTS, type AuditEventName } from './events.js';
+
+export interface AuditActor {
+  userId: string | null;
+  loginName: string;
+  ip: string;
+}
+
+export interface AuditInput {
+  event: AuditEventName;
+  status: 'success' | 'denied';
+  actor: AuditActor;
+  /** Full path of the folder or entry, or the name of the user / role / level concerned. */
+  target?: string;
+  /** Never secrets. */
+  details?: Record<string, unknown>;
+  offline?: boolean;
+  occurredAt?: number | null;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields covered by a record's hash, in a fixed order. */
+export interface ChainedFields {
+  id: string;
+  at: number;
+  user_id: string | null;
+  login_name: string;
+  ip: string;
+  event: string;
+  status: string;
+  target: string;
+  details: string;
+  offline: number;
+  occurred_at: number | null;
+}
+
+export function recordHash(prevHash: string, f: ChainedFields): string {
+  const canonical = JSON.stringify([
+    f.id,
+    f.at,
+    f.user_id,
+    f.login_name,
+    f.ip,
+    f.event,
+    f.status,
+    f.target,
+    f.details,
+    f.offline,
+    f.occurred_at,
+  ]);
+  return sha256Hex(`${prevHash}\n${canonical}`);
+}
+
+/** Settings key under `meta` listing switched-off event names (JSON array). */
+export const DISABLED_EVENTS_KEY = 'audit.disabled_events';
+
+/**
+ * Appends records to the hash-chained audit log. Appends are serialised by a lock shared by all
+ * server processes; when called with a transaction the record commits or rolls back with the
+ * change it describes.
+ */
+export class AuditRecorder {
+  private disabled: ReadonlySet<string> = new Set();
+  private disabledLoadedAt = 0;
+  private sinks: Array<(line: Record<string, unknown>) => void> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  addSink(sink: (line: Record<string, unknown>) => void): void {
+    this.sinks.push(sink);
+  }
+
+  /** Re-reads switched-off events at most every few seconds (other processes may change them). */
+  private async disabledEvents(db: Kysely<Database>): Promise<ReadonlySet<string>> {
+    const now = Date.now();
+    if (now - this.disabledLoadedAt > 5_000) {
+      const row = await db
+        .selectFrom('meta')
+        .select('value')
+        .where('key', '=', DISABLED_EVENTS_KEY)
+        .executeTakeFirst();
+      this.disabled = new Set(row ? (JSON.parse(row.value) as string[]) : []);
+      this.disabledLoadedAt = now;
+    }
+    return this.disabled;
+  }
+
+  invalidateSettings(): void {
+    this.disabledLoadedAt = 0;
+  }
+
+  async record(input: AuditInput, trx?: Kysely<Database>): Promise<void> {
+    await this.recordMany([input], trx);
+  }
+
+  async recordMany(inputs: AuditInput[], trx?: Kysely<Database>): Promise<void> {
+    if (inputs.length === 0) return;
+    const run = async (db: Kysely<Database>) => {
+      const disabled = await this.disabledEvents(db);
+      const kept = inputs.filter((i) => ALWAYS_ON_EVENTS.has(i.event) || !disabled.has(i.event));
+      if (kept.length === 0) return;
+      await this.lockChain(db);
+      const last = await db
+        .selectFrom('audit_log')
+        .select('hash')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      let prev = last?.hash ?? GENESIS_HASH;
+      const at = this.clock.now();
+      const rows = kept.map((i) => {
+        const f: ChainedFields = {
+          id: newUuid(),
+          at,
+          user_id: i.actor.userId,
+          login_name: i.actor.loginName,
+          ip: i.actor.ip,
+          event: i.event,
+          status: i.status,
+          target: i.target ?? '',
+          details: JSON.stringify(i.details ?? {}),
+          offline: i.offline ? 1 : 0,
+          occurred_at: i.occurredAt ?? null,
+        };
+        const hash = recordHash(prev, f);
+        const row = { ...f, prev_hash: prev, hash };
+        prev = hash;
+        return row;
+      });
+      // Chunked so a 10,000-entry offline sync stays under the bind-parameter limits.
+      for (let i = 0; i < rows.length; i += 500) {
+        await db
+          .insertInto('audit_log')
+          .values(rows.slice(i, i + 500))
+          .execute();
+      }
+      return rows;
+    };
+    const written = trx ? await run(trx) : await this.store.transaction(run);
+    if (written && this.sinks.length > 0) {
+      for (const row of written) for (const sink of this.sinks) sink(toPublicRecord(row));
+    }
+  }
+
+  private async lockChain(db: Kysely<Database>): Promise<void> {
+    if (this.store.dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(${0x41554454})`.execute(db);
+    }
+  }
+}
+
+export function toPublicRecord(row: ChainedFields & { hash?: string }): Record<string, unknown> {
+  return {
+    id: row.id,
+    time: new Date(row.at).toISOString(),
+    user: row.login_name,
+    ip: row.ip,
+    event: row.event,
+    status: row.status,
+    target: row.target,
+    details: JSON.parse(row.details) as unknown,
+    offline: row.offline === 1,
+    occurredAt: row.occurred_at === null ? null : new Date(row.occurred_at).toISOString(),
+    ...(row.hash ? { hash: row.hash } : {}),
+  };
+}
