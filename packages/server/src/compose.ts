@@ -4,9 +4,16 @@ import { openStore, type Store } from './db/connect.js';
 import { migrate } from './db/migrator.js';
 import { loadSealer, loadWrappingKey } from './keys/keys.js';
 import { AuditRecorder } from './audit/recorder.js';
+import { AuditLogService } from './audit/service.js';
+import { openFileSink, type AuditSink } from './audit/sink.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import type { Authenticator } from './http/auth.js';
 import { ensureServerIdentity } from './meta.js';
+import { SessionAuthenticator } from './users/authenticator.js';
+import { ensureBuiltinRoles } from './users/first-start.js';
+import { AccessService, seedAccessLevels, startSweep } from './access/service.js';
+import { VaultService } from './vault/service.js';
+import { ensureVaultRoots } from './vault/roots.js';
 
 /**
  * Everything the HTTP layer and the command-line tools use, wired once. Services receive their
@@ -18,8 +25,14 @@ export interface Services {
   store: Store;
   sealer: SecretSealer;
   audit: AuditRecorder;
+  /** Viewing, exporting, configuring and verifying the audit log. */
+  auditLog: AuditLogService;
   authenticator: Authenticator;
   serverId: string;
+  /** Access levels, grants, effective permissions, paths (spec §3). */
+  access: AccessService;
+  /** Folders, entries, attachments, history, tree, search, Archive, private folders (spec §1). */
+  vault: VaultService;
   /** Stops timers and closes the database. */
   close(): Promise<void>;
 }
@@ -43,9 +56,28 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
   try {
     await migrate(store.db, store.dialect);
     const { key } = loadWrappingKey(config, opts.createKeyFile ?? true);
-    const sealer = await loadSealer(store, key);
+    const sealer = await loadSealer(store, key, config);
     const serverId = await ensureServerIdentity(store);
     const audit = new AuditRecorder(store, clock);
+    await ensureBuiltinRoles(store, clock);
+    await seedAccessLevels(store, clock);
+    const access = new AccessService(store, clock, audit);
+    const roots = await ensureVaultRoots(store, clock);
+    const vault = new VaultService({
+      store,
+      clock,
+      sealer,
+      audit,
+      roots,
+      access,
+      attachmentLimitBytes: config.attachmentLimitBytes,
+    });
+    // The SIEM sink: JSON lines appended to a file that a forwarder can tail.
+    const auditSink: AuditSink | undefined = config.auditSinkFile
+      ? openFileSink(config.auditSinkFile)
+      : undefined;
+    if (auditSink) audit.addSink((record) => auditSink.write(record));
+    const auditLog = new AuditLogService(store, audit, clock);
 
     const services: Services = {
       config,
@@ -53,13 +85,19 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
       store,
       sealer,
       audit,
-      authenticator: { authenticate: async () => null },
+      auditLog,
+      authenticator: new SessionAuthenticator({ store, clock, config }),
       serverId,
+      access,
+      vault,
       close: async () => {
         for (const t of timers) clearInterval(t);
+        await audit.flushSinks();
+        auditSink?.close();
         await store.close();
       },
     };
+    if (opts.backgroundJobs !== false) timers.push(startSweep(services));
     return services;
   } catch (err) {
     await store.close().catch(() => undefined);

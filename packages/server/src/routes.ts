@@ -1,8 +1,16 @@
 import type { App } from './http/app.js';
 import type { Services } from './compose.js';
+import { registerUserRoutes } from './users/routes.js';
+import { registerAuditRoutes } from './audit/routes.js';
+import { registerAccessRoutes } from './access/routes.js';
+import { registerVaultRoutes } from './vault/routes.js';
 
 /** Every area's routes, registered under /api/v1. One line per area. */
 export async function registerRoutes(app: App, services: Services): Promise<void> {
+  await registerUserRoutes(app, services);
+  await registerAuditRoutes(app, services);
+  await registerAccessRoutes(app, services);
+  await registerVaultRoutes(app, services);
   void app;
   void services;
 }

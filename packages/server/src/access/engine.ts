@@ -51,14 +51,17 @@ export class EffectivePermissions {
     if (cached) return cached;
     // Walk up to the root or the first blocking folder, then fold back down.
     const chain: FolderShape[] = [];
+    const seen = new Set<string>();
     let cur = this.folders.get(id);
     let base = Perms.NONE;
-    while (cur) {
+    // `seen` guards against a corrupt tree (a parent cycle): the walk stops instead of looping.
+    while (cur && !seen.has(cur.id)) {
       const known = this.folderPerms.get(cur.id);
       if (known) {
         base = known;
         break;
       }
+      seen.add(cur.id);
       chain.push(cur);
       if (cur.blockInheritance || cur.parentId === null) break;
       cur = this.folders.get(cur.parentId);
@@ -76,6 +79,16 @@ export class EffectivePermissions {
   entry(entryId: string, folderId: string): Perms {
     if (this.isAdministrator) return Perms.ALL;
     return this.folder(folderId).union(this.entryOwn.get(entryId) ?? Perms.NONE);
+  }
+
+  /** Whether the caller may see the folder at all (View Folders); unknown folders: false. */
+  canSeeFolder(id: string): boolean {
+    return this.folders.has(id) && this.folder(id).has('viewFolders');
+  }
+
+  /** Whether the caller may see the entry at all (View Entry Names); unknown folders: false. */
+  canSeeEntry(entryId: string, folderId: string): boolean {
+    return this.folders.has(folderId) && this.entry(entryId, folderId).has('viewEntryNames');
   }
 
   /** Entries that hold a grant of their own (they may be visible inside an invisible folder). */

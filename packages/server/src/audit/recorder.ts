@@ -69,6 +69,9 @@ export class AuditRecorder {
   private disabled: ReadonlySet<string> = new Set();
   private disabledLoadedAt = 0;
   private sinks: Array<(line: Record<string, unknown>) => void> = [];
+  /** Sink deliveries waiting for their transaction to end, delivered in chain order. */
+  private pendingDeliveries = 0;
+  private deliveries: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -104,6 +107,8 @@ export class AuditRecorder {
 
   async recordMany(inputs: AuditInput[], trx?: Kysely<Database>): Promise<void> {
     if (inputs.length === 0) return;
+    // With sinks on PostgreSQL, the id of the caller's transaction tells later whether it committed.
+    let txid: string | null = null;
     const run = async (db: Kysely<Database>) => {
       const disabled = await this.disabledEvents(db);
       const kept = inputs.filter((i) => ALWAYS_ON_EVENTS.has(i.event) || !disabled.has(i.event));
@@ -143,11 +148,80 @@ export class AuditRecorder {
           .values(rows.slice(i, i + 500))
           .execute();
       }
+      if (trx && this.sinks.length > 0 && this.store.dialect === 'postgres') {
+        const r = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(db);
+        txid = r.rows[0]?.txid ?? null;
+      }
       return rows;
     };
     const written = trx ? await run(trx) : await this.store.transaction(run);
     if (written && this.sinks.length > 0) {
-      for (const row of written) for (const sink of this.sinks) sink(toPublicRecord(row));
+      // Our own transaction has committed; the caller's may still roll back.
+      this.deliver(written, trx ? this.committed(written[0]!.id, txid) : true);
+    }
+  }
+
+  /** Resolves once every record written so far has been handed to the sinks (or dropped). */
+  async flushSinks(): Promise<void> {
+    await this.deliveries;
+  }
+
+  private emit(rows: Array<ChainedFields & { hash: string }>): void {
+    for (const row of rows) {
+      const line = toPublicRecord(row);
+      for (const sink of this.sinks) {
+        try {
+          sink(line);
+        } catch {
+          // A sink never fails the change the record belongs to (it has committed).
+        }
+      }
+    }
+  }
+
+  /**
+   * Hands records to the sinks once their transaction has committed, never those of one that
+   * rolled back, in chain order (a later append waited for the earlier transaction's lock).
+   */
+  private deliver(
+    rows: Array<ChainedFields & { hash: string }>,
+    committed: true | Promise<boolean>,
+  ): void {
+    if (committed === true && this.pendingDeliveries === 0) {
+      this.emit(rows);
+      return;
+    }
+    // If the outcome can't be read (the database went away), nothing is delivered.
+    const outcome = committed === true ? true : committed.catch(() => false);
+    this.pendingDeliveries++;
+    this.deliveries = this.deliveries.then(async () => {
+      try {
+        if (await outcome) this.emit(rows);
+      } finally {
+        this.pendingDeliveries--;
+      }
+    });
+  }
+
+  /** Whether the caller's transaction that wrote record `id` committed; waits until it ends. */
+  private async committed(id: string, txid: string | null): Promise<boolean> {
+    const exists = async () =>
+      (await this.store.db
+        .selectFrom('audit_log')
+        .select('id')
+        .where('id', '=', id)
+        .executeTakeFirst()) !== undefined;
+    // SQLite: the store has one connection, so this query runs after that transaction ended.
+    if (this.store.dialect !== 'postgres' || txid === null) return exists();
+    for (let wait = 5; ; wait = Math.min(wait * 2, 500)) {
+      const r = await sql<{
+        status: string | null;
+      }>`select txid_status(${txid}::bigint) as status`.execute(this.store.db);
+      const status = r.rows[0]?.status ?? null;
+      if (status === 'committed') return true;
+      if (status === 'aborted') return false;
+      if (status === null) return exists();
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 

@@ -109,7 +109,9 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
   });
 
   // Central authorization: every route must declare what it needs; undeclared routes are denied.
-  app.addHook('preHandler', async (req) => {
+  // It runs first (onRequest), so a caller without a session learns nothing from validation.
+  app.addHook('onRequest', async (req) => {
+    if (req.routeOptions.url === undefined) return; // no such route: the 404 handler answers
     const auth = req.routeOptions.config?.auth;
     if (auth === 'public') return;
     if (auth === undefined) {

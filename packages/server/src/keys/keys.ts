@@ -1,15 +1,19 @@
 import {
   chmodSync,
+  closeSync,
   existsSync,
+  fsyncSync,
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeSync,
-  closeSync,
-  fsyncSync,
 } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Kysely } from 'kysely';
 import {
   SecretSealer,
+  constantTimeEqual,
   formatWrappingKey,
   newKeyId,
   newKeyMaterial,
@@ -21,14 +25,33 @@ import {
 } from '@strongroom/crypto';
 import type { ServerConfig } from '../config/config.js';
 import type { Store } from '../db/connect.js';
+import type { Database } from '../db/schema.js';
+import type { AuditActor, AuditRecorder } from '../audit/recorder.js';
 
 /** The key id of a wrapping key: a short fingerprint, so a wrong key file is named as such. */
 export function wrappingKeyId(key: Buffer): string {
   return `wk-${sha256Hex(key).slice(0, 12)}`;
 }
 
+const KEYS_LOCK = 'strongroom.keys';
+
+/** Makes a rename or a new file durable: fsync of the directory that holds it (best effort). */
+function syncDir(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dirname(path), 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems can't fsync a directory; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes a key file atomically: a temporary file (0600, fsync), renamed over `path`. */
 function writeKeyFile(path: string, key: Buffer): void {
   const tmp = `${path}.tmp-${process.pid}`;
+  rmSync(tmp, { force: true });
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, `${formatWrappingKey(key)}\n`);
@@ -38,6 +61,21 @@ function writeKeyFile(path: string, key: Buffer): void {
   }
   chmodSync(tmp, 0o600);
   renameSync(tmp, path);
+  syncDir(path);
+}
+
+function readKeyFile(path: string): Buffer | null {
+  if (!existsSync(path)) return null;
+  try {
+    return parseWrappingKey(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Where a rotation keeps the new wrapping key until the database has been re-wrapped with it. */
+export function pendingKeyFilePath(config: ServerConfig): string {
+  return `${config.wrappingKeyFile}.pending`;
 }
 
 export interface WrappingKeySource {
@@ -62,54 +100,165 @@ export function loadWrappingKey(config: ServerConfig, allowCreate: boolean): Wra
 }
 
 /**
- * Opens the data keys with the wrapping key, creating the first data key on a new database.
- * Fails with a clear message when the database was sealed with another wrapping key.
+ * The last step of a rotation: the pending key file replaces the key file. Only renames a
+ * pending file that holds `key` (another rotation may have started since). Returns false when
+ * there was nothing to rename because the key file already holds `key`.
  */
-export async function loadSealer(store: Store, wrappingKey: Buffer): Promise<SecretSealer> {
-  const wkId = wrappingKeyId(wrappingKey);
-  return store.exclusive('strongroom.keys', async (trx) => {
-    let rows = await trx.selectFrom('data_keys').selectAll().execute();
+export function finishRotation(config: ServerConfig, key: Buffer): boolean {
+  const pendingPath = pendingKeyFilePath(config);
+  const pending = readKeyFile(pendingPath);
+  if (pending && constantTimeEqual(pending, key)) {
+    renameSync(pendingPath, config.wrappingKeyFile);
+    syncDir(config.wrappingKeyFile);
+    return true;
+  }
+  const current = readKeyFile(config.wrappingKeyFile);
+  if (current && constantTimeEqual(current, key)) return false;
+  throw new Error(
+    `the new wrapping key could not be moved from ${pendingPath} to ${config.wrappingKeyFile}`,
+  );
+}
+
+/**
+ * Finds the wrapping key that opens the database when the configured one does not: a rotation
+ * that committed but was interrupted before its key file was renamed left the new key in
+ * `<keyfile>.pending`. With a key file, the rename is finished here; with the key in the
+ * environment the administrator must install the new key, and the error says where it is.
+ */
+function recoverInterruptedRotation(config: ServerConfig, databaseKeyId: string): Buffer | null {
+  const pendingPath = pendingKeyFilePath(config);
+  const pending = readKeyFile(pendingPath);
+  if (!pending || wrappingKeyId(pending) !== databaseKeyId) return null;
+  if (config.wrappingKey) {
+    throw new Error(
+      `the wrapping key was rotated: set STRONGROOM_WRAPPING_KEY to the new key saved in ${pendingPath} (key id ${databaseKeyId}), then delete that file`,
+    );
+  }
+  finishRotation(config, pending);
+  return pending;
+}
+
+function mismatch(databaseKeyId: string, givenKeyId: string): Error {
+  return new Error(
+    `the database's data keys were wrapped by ${databaseKeyId}, but the wrapping key given is ${givenKeyId}: use the key file or STRONGROOM_WRAPPING_KEY that belongs to this database`,
+  );
+}
+
+interface DataKeyRow {
+  id: string;
+  wrapped: Buffer;
+  active: number;
+}
+
+/**
+ * The wrapping key that opens these rows: the given one, or the new key of an interrupted
+ * rotation (which is then finished). Runs under the keys lock.
+ */
+function resolveWrappingKey(
+  rows: DataKeyRow[],
+  given: Buffer,
+  config: ServerConfig | undefined,
+): Buffer {
+  const givenId = wrappingKeyId(given);
+  const first = rows[0];
+  if (!first) return given;
+  const databaseKeyId = wrappedBy({ id: first.id, wrapped: first.wrapped });
+  if (databaseKeyId === givenId) {
+    // An environment-held key that matches a leftover pending file: the rotation is complete.
+    if (config?.wrappingKey) {
+      const pending = readKeyFile(pendingKeyFilePath(config));
+      if (pending && constantTimeEqual(pending, given)) {
+        rmSync(pendingKeyFilePath(config), { force: true });
+      }
+    }
+    return given;
+  }
+  const recovered = config ? recoverInterruptedRotation(config, databaseKeyId) : null;
+  if (recovered) return recovered;
+  throw mismatch(databaseKeyId, givenId);
+}
+
+async function readDataKeys(trx: Kysely<Database>): Promise<DataKeyRow[]> {
+  const rows = await trx.selectFrom('data_keys').selectAll().orderBy('created_at').execute();
+  return rows.map((r) => ({ id: r.id, wrapped: Buffer.from(r.wrapped), active: r.active }));
+}
+
+/**
+ * Opens the data keys with the wrapping key, creating the first data key on a new database.
+ * Given the configuration, it also finishes a wrapping-key rotation that was interrupted after
+ * its commit (see `rotateWrappingKey`). Fails with a clear message when the database was sealed
+ * with another wrapping key.
+ */
+export async function loadSealer(
+  store: Store,
+  wrappingKey: Buffer,
+  config?: ServerConfig,
+): Promise<SecretSealer> {
+  return store.exclusive(KEYS_LOCK, async (trx) => {
+    let rows = await readDataKeys(trx);
+    const key = resolveWrappingKey(rows, wrappingKey, config);
+    const wkId = wrappingKeyId(key);
     if (rows.length === 0) {
       const id = newKeyId('dk-');
-      const wrapped = wrapDataKey(wrappingKey, wkId, id, newKeyMaterial());
+      const wrapped = wrapDataKey(key, wkId, id, newKeyMaterial());
       await trx
         .insertInto('data_keys')
         .values({ id, wrapped: wrapped.wrapped, created_at: Date.now(), active: 1 })
         .execute();
-      rows = await trx.selectFrom('data_keys').selectAll().execute();
+      rows = await readDataKeys(trx);
     }
     const keys = new Map<string, Buffer>();
     let active: string | undefined;
     for (const row of rows) {
-      const dk = { id: row.id, wrapped: Buffer.from(row.wrapped) };
-      if (wrappedBy(dk) !== wkId) {
-        throw new Error(
-          `the database's data keys were wrapped by ${wrappedBy(dk)}, but the wrapping key given is ${wkId}: use the key file or STRONGROOM_WRAPPING_KEY that belongs to this database`,
-        );
-      }
-      keys.set(row.id, unwrapDataKey(wrappingKey, dk));
+      if (wrappedBy(row) !== wkId) throw mismatch(wrappedBy(row), wkId);
+      keys.set(row.id, unwrapDataKey(key, row));
       if (row.active) active = row.id;
     }
     return new SecretSealer(keys, active ?? rows[0]!.id);
   });
 }
 
+export interface RotationResult {
+  oldKeyId: string;
+  newKeyId: string;
+  newKey: Buffer;
+  /** Data keys re-wrapped. */
+  dataKeys: number;
+  /** True when the key file now holds the new key; false when the key is in the environment. */
+  wroteFile: boolean;
+  /** Where the new key is saved until the administrator has installed it (environment only). */
+  pendingFile: string | null;
+}
+
+export interface RotationOptions {
+  audit?: AuditRecorder;
+  actor?: AuditActor;
+}
+
 /**
- * Rotates the wrapping key: re-wraps every data key with a new wrapping key in one transaction,
- * then replaces the key file (or prints the new key when it comes from the environment).
- * Secrets themselves are not re-encrypted; they stay sealed by the data keys.
+ * Steps 1 and 2 of a rotation, in one transaction under the keys lock: the new key is written
+ * to `<keyfile>.pending` (0600, fsync) BEFORE the data keys are re-wrapped with it, so a crash
+ * at any point leaves a database that one of the two files opens. Exposed for crash tests.
  */
-export async function rotateWrappingKey(
+export async function commitRotation(
   store: Store,
   config: ServerConfig,
-): Promise<{ newKeyId: string; newKey: Buffer; wroteFile: boolean }> {
-  const current = loadWrappingKey(config, false).key;
-  const next = newKeyMaterial();
+  next: Buffer,
+  opts: RotationOptions = {},
+): Promise<{ oldKeyId: string; dataKeys: number }> {
+  const given = loadWrappingKey(config, false).key;
   const nextId = wrappingKeyId(next);
-  await store.exclusive('strongroom.keys', async (trx) => {
-    const rows = await trx.selectFrom('data_keys').selectAll().execute();
+  return store.exclusive(KEYS_LOCK, async (trx) => {
+    const rows = await readDataKeys(trx);
+    if (rows.length === 0)
+      throw new Error('the database has no data keys yet: start the server once');
+    const current = resolveWrappingKey(rows, given, config);
+    const oldKeyId = wrappingKeyId(current);
+    // A pending file left by a rotation that never committed is replaced (we hold the lock, so
+    // no other rotation is between its pending write and its commit).
+    writeKeyFile(pendingKeyFilePath(config), next);
     for (const row of rows) {
-      const key = unwrapDataKey(current, { id: row.id, wrapped: Buffer.from(row.wrapped) });
+      const key = unwrapDataKey(current, row);
       const rewrapped = wrapDataKey(next, nextId, row.id, key);
       await trx
         .updateTable('data_keys')
@@ -117,11 +266,52 @@ export async function rotateWrappingKey(
         .where('id', '=', row.id)
         .execute();
     }
+    if (opts.audit) {
+      await opts.audit.record(
+        {
+          event: 'Wrapping Key Rotated',
+          status: 'success',
+          actor: opts.actor ?? { userId: null, loginName: '', ip: '' },
+          details: {
+            oldKeyId,
+            newKeyId: nextId,
+            dataKeys: rows.length,
+            keyStorage: config.wrappingKey ? 'environment' : 'file',
+          },
+        },
+        trx,
+      );
+    }
+    return { oldKeyId, dataKeys: rows.length };
   });
+}
+
+/**
+ * Rotates the wrapping key: re-wraps every data key with a new wrapping key in one transaction,
+ * then replaces the key file. Secrets themselves are not re-encrypted; they stay sealed by the
+ * data keys. With the key in the environment no key file is replaced: the new key stays in
+ * `<keyfile>.pending` (0600) so that a crash can't lose it, and the caller shows it to the
+ * administrator, who sets STRONGROOM_WRAPPING_KEY; the next start with the new key deletes the
+ * pending file.
+ */
+export async function rotateWrappingKey(
+  store: Store,
+  config: ServerConfig,
+  opts: RotationOptions = {},
+): Promise<RotationResult> {
+  const next = newKeyMaterial();
+  const { oldKeyId, dataKeys } = await commitRotation(store, config, next, opts);
   let wroteFile = false;
   if (!config.wrappingKey) {
-    writeKeyFile(config.wrappingKeyFile, next);
+    finishRotation(config, next);
     wroteFile = true;
   }
-  return { newKeyId: nextId, newKey: next, wroteFile };
+  return {
+    oldKeyId,
+    newKeyId: wrappingKeyId(next),
+    newKey: next,
+    dataKeys,
+    wroteFile,
+    pendingFile: wroteFile ? null : pendingKeyFilePath(config),
+  };
 }
