@@ -45,7 +45,12 @@ export const FILE_NAME_PATTERN = '^[^\\s/\\\\\\p{Cc}](?:[^/\\\\\\p{Cc}]*[^\\s/\\
 
 const Uuid = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
 const Time = Type.String();
-const NullableTime = Type.Union([Type.String(), Type.Null()]);
+/**
+ * `string | null` as `type: ['string', 'null']` rather than `anyOf`: the response serialiser
+ * handles it natively (with `anyOf` it validates every value, ten times slower on a big tree).
+ */
+const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
+const NullableTime = NullableString;
 const DateTimeInput = Type.Union([
   Type.String({ format: 'date-time', maxLength: 64 }),
   Type.Null(),
@@ -65,11 +70,10 @@ export const TagListSchema = Type.Array(
 /** Free map of client metadata (icon, colours, auto-type…): stored and returned unchanged. */
 export const ClientMetaSchema = Type.Record(
   Type.String(),
-  Type.Union([
-    Type.String({ maxLength: VAULT_LIMITS.clientMetaMaxBytes }),
-    Type.Number(),
-    Type.Boolean(),
-  ]),
+  Type.Unsafe<string | number | boolean>({
+    type: ['string', 'number', 'boolean'],
+    maxLength: VAULT_LIMITS.clientMetaMaxBytes,
+  }),
   { maxProperties: VAULT_LIMITS.clientMetaKeysMax },
 );
 export type ClientMeta = Record<string, string | number | boolean>;
@@ -97,7 +101,7 @@ export type CustomFieldInput = Static<typeof CustomFieldInputSchema>;
 /** A custom field as returned: a protected value is null unless the caller may see passwords. */
 export const CustomFieldSchema = Type.Object({
   name: Type.String(),
-  value: Type.Union([Type.String(), Type.Null()]),
+  value: NullableString,
   protected: Type.Boolean(),
 });
 export type CustomField = Static<typeof CustomFieldSchema>;
@@ -125,7 +129,7 @@ export type FolderKind = (typeof FOLDER_KINDS)[number];
 export const FolderSchema = Type.Object({
   id: Type.String(),
   /** Null for `Root`. */
-  parentId: Type.Union([Type.String(), Type.Null()]),
+  parentId: NullableString,
   name: Type.String(),
   /** Full path, `Root/A/B`. */
   path: Type.String(),
@@ -142,7 +146,7 @@ export const FolderSchema = Type.Object({
   archivedAt: Type.Optional(NullableTime),
   blockInheritance: Type.Optional(Type.Boolean()),
   /** The user a private folder belongs to. */
-  ownerUserId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  ownerUserId: Type.Optional(NullableString),
   /** The caller's effective permissions (A flags) on the folder. */
   permissions: Type.Optional(PermissionListSchema),
 });
@@ -244,7 +248,7 @@ export const EntrySchema = Type.Object({
   createdAt: Time,
   modifiedAt: Time,
   /** Id of the user who made the current version. */
-  modifiedBy: Type.Union([Type.String(), Type.Null()]),
+  modifiedBy: NullableString,
   version: Type.Integer(),
   /** Set while the entry itself is in the Archive. */
   archivedAt: NullableTime,
@@ -321,8 +325,8 @@ export const EntryVersionInfoSchema = Type.Object({
   current: Type.Boolean(),
   /** When this version was saved, and by whom (user id and login name when known). */
   modifiedAt: Time,
-  modifiedBy: Type.Union([Type.String(), Type.Null()]),
-  modifiedByName: Type.Union([Type.String(), Type.Null()]),
+  modifiedBy: NullableString,
+  modifiedByName: NullableString,
 });
 export type EntryVersionInfo = Static<typeof EntryVersionInfoSchema>;
 
@@ -339,7 +343,7 @@ export const EntryVersionSchema = Type.Object({
   version: Type.Integer(),
   current: Type.Boolean(),
   modifiedAt: Time,
-  modifiedBy: Type.Union([Type.String(), Type.Null()]),
+  modifiedBy: NullableString,
   name: Type.String(),
   username: Type.String(),
   url: Type.String(),
@@ -414,7 +418,7 @@ export type SearchEntryHit = Static<typeof SearchEntryHitSchema>;
 
 export const SearchFolderHitSchema = Type.Object({
   id: Type.String(),
-  parentId: Type.Union([Type.String(), Type.Null()]),
+  parentId: NullableString,
   name: Type.String(),
   path: Type.String(),
 });
@@ -430,7 +434,7 @@ export type SearchResult = Static<typeof SearchResultSchema>;
 
 export const ArchivedFolderSchema = Type.Object({
   id: Type.String(),
-  parentId: Type.Union([Type.String(), Type.Null()]),
+  parentId: NullableString,
   name: Type.String(),
   /** Where it was when archived, `Root/A/Name`. */
   path: Type.String(),

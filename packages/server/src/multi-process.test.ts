@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatWrappingKey, newKeyMaterial } from '@strongroom/crypto';
 import { compose } from './compose.js';
-import { createTestDatabase, testConfig, testSecret, type TestDatabase } from './test-support/harness.js';
+import {
+  createTestDatabase,
+  testConfig,
+  testSecret,
+  type TestDatabase,
+} from './test-support/harness.js';
 import { startServerProcess, type ServerProcess } from './test-support/process.js';
 import { createUser } from './test-support/identity.js';
 
@@ -65,7 +70,9 @@ describe('two server processes on one PostgreSQL', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(out.status).toBeLessThan(300);
-    const after = await fetch(`${a.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    const after = await fetch(`${a.url}/api/v1/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(after.status).toBe(401);
   });
 

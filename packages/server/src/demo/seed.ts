@@ -122,7 +122,12 @@ export async function seedDemo(services: Services): Promise<DemoOrganisation | n
   await entry('Root/Infrastructure/Servers', 'web-02');
   await entry('Root/Infrastructure/Network', 'core-switch');
   await entry('Root/Infrastructure/Network', 'vpn', {
-    attachments: [{ fileName: 'vpn.conf', data: text('# demo VPN configuration\nremote vpn.corp.example 1194\n') }],
+    attachments: [
+      {
+        fileName: 'vpn.conf',
+        data: text('# demo VPN configuration\nremote vpn.corp.example 1194\n'),
+      },
+    ],
   });
   await entry('Root/Infrastructure/Legacy', 'old-mainframe');
   await entry('Root/Development', 'git', {

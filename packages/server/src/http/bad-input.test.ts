@@ -85,7 +85,10 @@ describe.each(DIALECTS)('bad input on every route (%s)', (dialect) => {
       const cases: Array<[string, string | undefined, string?]> = [
         ['malformed JSON', '{"name": '],
         ['array instead of object', '[1,2,3]'],
-        ['wrong types', JSON.stringify({ name: 42, loginName: [], password: {}, parentId: 7, folderId: true })],
+        [
+          'wrong types',
+          JSON.stringify({ name: 42, loginName: [], password: {}, parentId: 7, folderId: true }),
+        ],
         ['null body', 'null'],
         ['oversized body', JSON.stringify({ name: 'x'.repeat(300 * 1024) })],
         ['not JSON at all', 'name=x', 'text/plain'],
@@ -94,7 +97,10 @@ describe.each(DIALECTS)('bad input on every route (%s)', (dialect) => {
         const res = await call(r.method, url, body, type);
         const ok = res.statusCode >= 400 && res.statusCode < 500;
         const coded = ok && typeof res.json().error?.code === 'string';
-        if (!ok || !coded) failures.push(`${r.method} ${r.url} [${label}] → ${res.statusCode} ${res.body.slice(0, 120)}`);
+        if (!ok || !coded)
+          failures.push(
+            `${r.method} ${r.url} [${label}] → ${res.statusCode} ${res.body.slice(0, 120)}`,
+          );
       }
     }
     expect(failures).toEqual([]);
@@ -109,9 +115,15 @@ describe.each(DIALECTS)('bad input on every route (%s)', (dialect) => {
         ['malformed id', BAD_ID, [400, 404]],
         ['unknown id', UNKNOWN_ID, [400, 404]],
       ] as const) {
-        const res = await call(r.method, withIds(r.url, id), isBodyMethod(r.method) ? '{}' : undefined);
+        const res = await call(
+          r.method,
+          withIds(r.url, id),
+          isBodyMethod(r.method) ? '{}' : undefined,
+        );
         if (!(expected as readonly number[]).includes(res.statusCode)) {
-          failures.push(`${r.method} ${r.url} [${label}] → ${res.statusCode} ${res.body.slice(0, 120)}`);
+          failures.push(
+            `${r.method} ${r.url} [${label}] → ${res.statusCode} ${res.body.slice(0, 120)}`,
+          );
         }
       }
     }

@@ -220,19 +220,46 @@ export function pathOnlyDto(view: VaultView, f: FolderRow): Folder {
   return { id: f.id, parentId: f.parent_id, name: f.name, path: view.path(f.id), visible: false };
 }
 
-/** An entry in a listing: the name, and with View Entry Contents the plaintext columns. */
-export function entrySummary(e: EntryListRow, perms: Perms): EntrySummary {
-  if (!perms.has('viewEntryContents')) return { id: e.id, folderId: e.folder_id, name: e.name };
-  return {
-    id: e.id,
-    folderId: e.folder_id,
-    name: e.name,
-    username: e.username,
-    url: e.url,
-    tags: parseTags(e.tags),
-    clientMeta: parseClientMeta(e.client_meta),
-    expiresAt: isoOrNull(e.expires_at),
-    createdAt: iso(e.created_at),
-    modifiedAt: iso(e.modified_at),
-  };
+/**
+ * Maps many list rows at once (the tree: thousands of entries). Times and tag lists repeat a
+ * lot across rows, so each distinct value is formatted or parsed once per call.
+ */
+export class SummaryMapper {
+  private readonly times = new Map<number, string>();
+  private readonly tags = new Map<string, string[]>();
+
+  private time(ms: number): string {
+    let s = this.times.get(ms);
+    if (s === undefined) {
+      s = iso(ms);
+      this.times.set(ms, s);
+    }
+    return s;
+  }
+
+  private tagList(text: string): string[] {
+    let t = this.tags.get(text);
+    if (t === undefined) {
+      t = parseTags(text);
+      this.tags.set(text, t);
+    }
+    return t;
+  }
+
+  /** An entry in a listing: the name, and with View Entry Contents the plaintext columns. */
+  entry(e: EntryListRow, perms: Perms): EntrySummary {
+    if (!perms.has('viewEntryContents')) return { id: e.id, folderId: e.folder_id, name: e.name };
+    return {
+      id: e.id,
+      folderId: e.folder_id,
+      name: e.name,
+      username: e.username,
+      url: e.url,
+      tags: this.tagList(e.tags),
+      clientMeta: parseClientMeta(e.client_meta),
+      expiresAt: e.expires_at === null ? null : this.time(e.expires_at),
+      createdAt: this.time(e.created_at),
+      modifiedAt: this.time(e.modified_at),
+    };
+  }
 }

@@ -37,6 +37,13 @@ const VersionParams = Type.Object(
 );
 const NoContent = Type.Null({ description: 'No content' });
 
+/**
+ * Large listings (a 10,000-entry tree) are serialised with JSON.stringify: the schema-compiled
+ * serialiser is several times slower on them. The service builds these objects field by field,
+ * so nothing beyond the documented schema can slip out.
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 function caller(req: { actor: Actor | null }): Actor {
   // The central auth hook has set the actor on every non-public route.
   return req.actor!;
@@ -58,6 +65,7 @@ export async function registerVaultRoutes(app: App, services: Services): Promise
     `${API_PREFIX}/vault/tree`,
     {
       config: { auth: 'user' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'The whole tree the caller may see, in one response (flat, depth-first)',
         tags: ['vault'],
@@ -71,6 +79,7 @@ export async function registerVaultRoutes(app: App, services: Services): Promise
     `${API_PREFIX}/vault/search`,
     {
       config: { auth: 'user' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'Search names, usernames, URLs, tags and notes of visible entries, and folders',
         tags: ['vault'],
@@ -85,6 +94,7 @@ export async function registerVaultRoutes(app: App, services: Services): Promise
     `${API_PREFIX}/vault/archive`,
     {
       config: { auth: 'user' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'Folders and entries in the Archive (top level) that the caller may see',
         tags: ['vault'],
@@ -114,6 +124,7 @@ export async function registerVaultRoutes(app: App, services: Services): Promise
     `${API_PREFIX}/folders/:id`,
     {
       config: { auth: 'user' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'A folder with its visible sub-folders and entries',
         tags: folders,

@@ -47,7 +47,7 @@ import {
   attachmentInfo,
   changedFields,
   ctx,
-  entrySummary,
+  SummaryMapper,
   folderDto,
   iso,
   isoOrNull,
@@ -187,10 +187,11 @@ export class VaultService {
     const scope = scopeView(view, id, entries);
     if (!scope.scopeShown) throw notFound('The folder');
     const dto = (f: FolderRow) => (scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
+    const map = new SummaryMapper();
     return {
       folder: dto(folder),
       children: scope.folders.filter((f) => f.parent_id === id && f.id !== id).map(dto),
-      entries: (scope.entries.get(id) ?? []).map((e) => entrySummary(e.row, e.perms)),
+      entries: (scope.entries.get(id) ?? []).map((e) => map.entry(e.row, e.perms)),
     };
   }
 
@@ -866,9 +867,10 @@ export class VaultService {
     const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
     const scope = scopeView(view, this.rootId, entries, true);
     const out: VaultTree = { rootId: this.rootId, folders: [], entries: [] };
+    const map = new SummaryMapper();
     for (const f of scope.folders) {
       out.folders.push(scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
-      for (const e of scope.entries.get(f.id) ?? []) out.entries.push(entrySummary(e.row, e.perms));
+      for (const e of scope.entries.get(f.id) ?? []) out.entries.push(map.entry(e.row, e.perms));
     }
     return out;
   }

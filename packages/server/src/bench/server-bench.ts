@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:server — server throughput and latency on loopback, SQLite then PostgreSQL.
+ *
+ * Seeds 10,000 entries in 500 folders with 200 grants across 50 users and 10 roles through the
+ * real services, starts the built server as its own process, and measures with autocannon in one
+ * run: (a) a trivial authenticated endpoint (GET /api/v1/me), (b) the whole visible tree of a
+ * user who sees every entry, (c) password fetch (each one writes an audit record). Prints
+ * requests/s, p50 and p99 for each, and the ratios against (a) measured in the same run.
+ *
+ * Options (environment): BENCH_DIALECTS=sqlite,postgres  BENCH_SECONDS=10  BENCH_CONNECTIONS=10
+ * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ENTRIES / BENCH_FOLDERS (smaller runs).
+ */
+import autocannon, { type Result } from 'autocannon';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { formatWrappingKey, newKeyMaterial, newUuid } from '@strongroom/crypto';
+import { loadConfig } from '../config/config.js';
+import { compose } from '../compose.js';
+import type { Dialect } from '../db/migrator.js';
+import { seedBenchVault } from './seed-vault.js';
+import { startServer, type RunningServer } from './server-process.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SHAPE = {
+  entries: Number(process.env.BENCH_ENTRIES ?? 10_000),
+  folders: Number(process.env.BENCH_FOLDERS ?? 500),
+  users: 50,
+  roles: 10,
+  grants: 200,
+};
+// Cheap hashes for the 51 seeded users: logins are not what is measured here.
+const HASH_ENV = { STRONGROOM_ARGON2_MEMORY_KIB: '1024', STRONGROOM_ARGON2_ITERATIONS: '1' };
+
+interface Row {
+  name: string;
+  result: Result;
+}
+
+function print(dialect: string, rows: Row[], seedSeconds: number): void {
+  const base = rows[0]!.result;
+  console.log(
+    `\n== ${dialect}: ${SHAPE.entries} entries in ${SHAPE.folders} folders, ${SHAPE.grants} grants, ${SHAPE.users} users, ${SHAPE.roles} roles (seeded in ${seedSeconds.toFixed(1)} s)`,
+  );
+  console.log(`   ${CONNECTIONS} connections, ${SECONDS} s per endpoint\n`);
+  console.log(
+    'endpoint                               req/s      p50 ms   p99 ms   non-2xx  ratio vs (a)',
+  );
+  for (const { name, result } of rows) {
+    const ratio = result.requests.average / base.requests.average;
+    console.log(
+      `${name.padEnd(38)} ${result.requests.average.toFixed(0).padStart(7)} ${String(result.latency.p50).padStart(9)} ${String(result.latency.p99).padStart(8)} ${String(result.non2xx + result.errors).padStart(9)}  ${ratio.toFixed(2)}`,
+    );
+  }
+  const [a, b, c] = rows.map((r) => r.result);
+  console.log(
+    `\nratio b/a (tree vs trivial, req/s):     ${(b!.requests.average / a!.requests.average).toFixed(3)}`,
+  );
+  console.log(
+    `ratio c/a (password vs trivial, req/s): ${(c!.requests.average / a!.requests.average).toFixed(3)}  target ≥ 0.30 → ${c!.requests.average / a!.requests.average >= 0.3 ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `tree p99: ${b!.latency.p99} ms  target < 100 ms → ${b!.latency.p99 < 100 ? 'met' : 'NOT met'}`,
+  );
+}
+
+async function run(url: string, token: string, path: string | (() => string)): Promise<Result> {
+  const headers = { authorization: `Bearer ${token}` };
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers,
+    requests: [
+      typeof path === 'string'
+        ? { method: 'GET', path }
+        : { method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    console.warn(
+      `  warning: ${result.non2xx} non-2xx and ${result.errors} errors on ${typeof path === 'string' ? path : 'password fetch'}`,
+    );
+  }
+  return result;
+}
+
+async function benchDialect(dialect: Dialect): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
+  const wrappingKey = formatWrappingKey(newKeyMaterial());
+  const schema = `bench_${newUuid().replace(/-/g, '').slice(0, 12)}`;
+  let server: RunningServer | undefined;
+  const env: Record<string, string> = {
+    ...HASH_ENV,
+    STRONGROOM_DATA_DIR: dataDir,
+    STRONGROOM_WRAPPING_KEY: wrappingKey,
+    STRONGROOM_LOG_LEVEL: 'warn',
+    STRONGROOM_LOGIN_RATE_ATTEMPTS: '1000',
+  };
+  if (dialect === 'postgres') {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`create schema ${schema}`);
+    await c.end();
+    env.STRONGROOM_DATABASE_URL = PG_URL;
+    env.STRONGROOM_PG_SCHEMA = schema;
+  }
+  try {
+    const services = await compose(loadConfig(env), { backgroundJobs: false });
+    const seeded = await seedBenchVault(services, SHAPE);
+    await services.close();
+
+    server = await startServer(env);
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...seeded.seer, client: 'api' }),
+    });
+    if (!login.ok) throw new Error(`bench login failed: ${login.status} ${await login.text()}`);
+    const { token } = (await login.json()) as { token: string };
+
+    const tree = await fetch(`${server.url}/api/v1/vault/tree`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const treeBody = (await tree.json()) as { entries: unknown[] };
+    if (treeBody.entries.length !== SHAPE.entries) {
+      throw new Error(
+        `the tree shows ${treeBody.entries.length} entries, expected ${SHAPE.entries}`,
+      );
+    }
+
+    let i = 0;
+    const ids = seeded.entryIds;
+    const rows: Row[] = [
+      { name: '(a) GET /api/v1/me', result: await run(server.url, token, '/api/v1/me') },
+      {
+        name: '(b) GET /api/v1/vault/tree (10k)',
+        result: await run(server.url, token, '/api/v1/vault/tree'),
+      },
+      {
+        name: '(c) GET /api/v1/entries/:id/password',
+        result: await run(
+          server.url,
+          token,
+          () => `/api/v1/entries/${ids[i++ % ids.length]}/password`,
+        ),
+      },
+    ];
+    print(dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL', rows, seeded.seconds);
+  } finally {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (dialect === 'postgres') {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const dialects = (process.env.BENCH_DIALECTS ?? 'sqlite,postgres').split(',') as Dialect[];
+  for (const d of dialects) await benchDialect(d);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${(err as Error).message}`);
+  process.exit(1);
+});
