@@ -126,30 +126,36 @@ export type FolderKind = (typeof FOLDER_KINDS)[number];
  * see but that leads to something visible is a path-only node: `visible: false` and only `id`,
  * `parentId`, `name` and `path`.
  */
-export const FolderSchema = Type.Object({
-  id: Type.String(),
-  /** Null for `Root`. */
-  parentId: NullableString,
-  name: Type.String(),
-  /** Full path, `Root/A/B`. */
-  path: Type.String(),
-  visible: Type.Boolean(),
-  kind: Type.Optional(Type.Enum([...FOLDER_KINDS])),
-  notes: Type.Optional(Type.String()),
-  tags: Type.Optional(Type.Array(Type.String())),
-  customFields: Type.Optional(Type.Array(FolderCustomFieldSchema)),
-  clientMeta: Type.Optional(ClientMetaSchema),
-  expiresAt: Type.Optional(NullableTime),
-  createdAt: Type.Optional(Time),
-  modifiedAt: Type.Optional(Time),
-  /** Set while the folder (not an ancestor) is in the Archive. */
-  archivedAt: Type.Optional(NullableTime),
-  blockInheritance: Type.Optional(Type.Boolean()),
-  /** The user a private folder belongs to. */
-  ownerUserId: Type.Optional(NullableString),
-  /** The caller's effective permissions (A flags) on the folder. */
-  permissions: Type.Optional(PermissionListSchema),
-});
+export const FolderSchema = Type.Object(
+  {
+    id: Type.String(),
+    /** Null for `Root`. */
+    parentId: NullableString,
+    name: Type.String(),
+    /** Full path, `Root/A/B`. */
+    path: Type.String(),
+    visible: Type.Boolean(),
+    kind: Type.Optional(Type.Enum([...FOLDER_KINDS])),
+    notes: Type.Optional(Type.String()),
+    tags: Type.Optional(Type.Array(Type.String())),
+    customFields: Type.Optional(Type.Array(FolderCustomFieldSchema)),
+    clientMeta: Type.Optional(ClientMetaSchema),
+    expiresAt: Type.Optional(NullableTime),
+    createdAt: Type.Optional(Time),
+    modifiedAt: Type.Optional(Time),
+    /** Set while the folder (not an ancestor) is in the Archive. */
+    archivedAt: Type.Optional(NullableTime),
+    blockInheritance: Type.Optional(Type.Boolean()),
+    /** The user a private folder belongs to. */
+    ownerUserId: Type.Optional(NullableString),
+    /** The caller's effective permissions (A flags) on the folder. */
+    permissions: Type.Optional(PermissionListSchema),
+  },
+  {
+    description:
+      'A folder. With View Folders it carries its details; a folder the caller may not see but that leads to something visible is a path-only node (visible: false; id, parentId, name and path only).',
+  },
+);
 export type Folder = Static<typeof FolderSchema>;
 
 export const CreateFolderSchema = Type.Object(
@@ -381,11 +387,17 @@ export type EntrySummary = Static<typeof EntrySummarySchema>;
  * The caller's whole visible tree in one response, flat: folders in depth-first order (parents
  * before children, siblings by name), entries grouped by folder in that order, then by name.
  */
-export const VaultTreeSchema = Type.Object({
-  rootId: Type.String(),
-  folders: Type.Array(FolderSchema),
-  entries: Type.Array(EntrySummarySchema),
-});
+export const VaultTreeSchema = Type.Object(
+  {
+    rootId: Type.String(),
+    folders: Type.Array(FolderSchema),
+    entries: Type.Array(EntrySummarySchema),
+  },
+  {
+    description:
+      'The whole visible tree, flat: folders depth-first (parents first, siblings by name, Root always first), entries grouped by folder in that order. Archived items are left out; passwords and notes never appear.',
+  },
+);
 export type VaultTree = Static<typeof VaultTreeSchema>;
 
 /** One folder with its visible sub-folders (path-only ones included) and visible entries. */

@@ -30,6 +30,7 @@ export interface CreatedEntry {
   name: string;
   username: string;
   password: string;
+  attachments: { id: string; fileName: string }[];
 }
 
 const sorted = (list: readonly VaultPermission[]) =>
@@ -41,6 +42,8 @@ export class MatrixHarness {
   bystander!: { id: string; loginName: string };
   private readonly levels = new Map<string, string>();
   private counter = 0;
+  /** Audit records up to this sequence number are ignored by `audit()`. */
+  private auditFrom = 0;
 
   constructor(readonly ctx: TestContext) {}
 
@@ -49,7 +52,11 @@ export class MatrixHarness {
       loginName: this.unique('admin'),
       administrator: true,
     });
-    this.admin = { id: a.id, loginName: a.loginName, token: await login(this.ctx.app, a.loginName, a.password) };
+    this.admin = {
+      id: a.id,
+      loginName: a.loginName,
+      token: await login(this.ctx.app, a.loginName, a.password),
+    };
     const b = await createUser(this.ctx.services, { loginName: this.unique('bystander') });
     this.bystander = { id: b.id, loginName: b.loginName };
   }
@@ -94,7 +101,16 @@ export class MatrixHarness {
   /** A fresh user with no grants (optionally a direct member of roles), logged in. */
   async user(roles: string[] = []): Promise<Caller> {
     const u = await createUser(this.ctx.services, { loginName: this.unique('u'), roles });
-    return { id: u.id, loginName: u.loginName, token: await login(this.ctx.app, u.loginName, u.password) };
+    return {
+      id: u.id,
+      loginName: u.loginName,
+      token: await login(this.ctx.app, u.loginName, u.password),
+    };
+  }
+
+  /** A fresh user who never logs in: the principal of a grant made in a test. */
+  async grantee(): Promise<string> {
+    return (await createUser(this.ctx.services, { loginName: this.unique('grantee') })).id;
   }
 
   // ---------------------------------------------------------------- vault nodes (as admin)
@@ -116,13 +132,13 @@ export class MatrixHarness {
   ): Promise<CreatedEntry> {
     const username = this.unique('login');
     const password = testSecret('pw');
-    const e = await this.asAdmin<{ id: string }>(
+    const e = await this.asAdmin<CreatedEntry>(
       'POST',
       '/entries',
       { folderId, name, username, password, notes: `notes of ${name}`, ...extra },
       201,
     );
-    return { id: e.id, name, username, password };
+    return { id: e.id, name, username, password, attachments: e.attachments };
   }
 
   archiveFolder(id: string): Promise<unknown> {
@@ -199,11 +215,23 @@ export class MatrixHarness {
     return row !== undefined;
   }
 
-  /** Audit records of one caller and event, oldest first. */
+  /** From now on, `audit()` only returns records written after this point. */
+  async markAudit(): Promise<void> {
+    const last = await this.db
+      .selectFrom('audit_log')
+      .select('seq')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    this.auditFrom = Number(last?.seq ?? 0);
+  }
+
+  /** Audit records of one caller and event since `markAudit()`, oldest first. */
   async audit(loginName: string, event: string) {
     return this.db
       .selectFrom('audit_log')
       .select(['status', 'target', 'details'])
+      .where('seq', '>', this.auditFrom)
       .where('login_name', '=', loginName)
       .where('event', '=', event)
       .orderBy('seq')
@@ -213,6 +241,8 @@ export class MatrixHarness {
 
 /** Asserts an error answer: the status and the stable error code of spec §3. */
 export function expectError(res: Response, status: 404 | 403): void {
-  expect({ status: res.statusCode, code: (res.json() as { error?: { code?: string } }).error?.code })
-    .toEqual({ status, code: status === 404 ? 'not_found' : 'not_allowed' });
+  expect({
+    status: res.statusCode,
+    code: (res.json() as { error?: { code?: string } }).error?.code,
+  }).toEqual({ status, code: status === 404 ? 'not_found' : 'not_allowed' });
 }

@@ -31,6 +31,22 @@ export interface StoreOptions {
   pgPoolSize?: number;
 }
 
+/** Kysely handles of open write transactions (see `inWriteTransaction`). */
+const transactionHandles = new WeakSet<object>();
+
+/**
+ * Whether `db` is the handle of a write transaction opened by a Store: it may see changes that
+ * are not committed yet (and may roll back), so nothing read through it may be cached.
+ */
+export function inWriteTransaction(db: object): boolean {
+  return transactionHandles.has(db);
+}
+
+function track<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  transactionHandles.add(db);
+  return fn(db);
+}
+
 function lockKey(name: string): number {
   let h = 0;
   for (const ch of name) h = (Math.imul(h, 31) + ch.charCodeAt(0)) | 0;
@@ -48,11 +64,11 @@ export function openStore(opts: StoreOptions): Store {
     return {
       db,
       dialect: 'postgres',
-      transaction: (fn) => db.transaction().execute(fn),
+      transaction: (fn) => db.transaction().execute((trx) => track(trx, fn)),
       exclusive: (name, fn) =>
         db.transaction().execute(async (trx) => {
           await sql`select pg_advisory_xact_lock(${lockKey(name)})`.execute(trx);
-          return fn(trx);
+          return track(trx, fn);
         }),
       close: () => db.destroy(),
     };
@@ -72,7 +88,7 @@ export function openStore(opts: StoreOptions): Store {
     db.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn);
       try {
-        const result = await fn(conn);
+        const result = await track(conn, fn);
         await sql`commit`.execute(conn);
         return result;
       } catch (err) {

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { m0001_initial } from './migrations/0001_initial.js';
 import { m0002_audit_user_index } from './migrations/0002_audit_user_index.js';
+import { m0003_revisions } from './migrations/0003_revisions.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -11,7 +12,11 @@ export interface Migration {
 }
 
 /** Every migration, in order. Landed migrations are frozen: append, never edit. */
-export const MIGRATIONS: readonly Migration[] = [m0001_initial, m0002_audit_user_index];
+export const MIGRATIONS: readonly Migration[] = [
+  m0001_initial,
+  m0002_audit_user_index,
+  m0003_revisions,
+];
 
 /** PostgreSQL advisory lock key for migrations ("strongroom.migrate"). */
 const PG_MIGRATION_LOCK = 0x5354524d;

@@ -23,6 +23,14 @@ export interface Database {
   grants: GrantTable;
   audit_log: AuditLogTable;
   schema_migrations: SchemaMigrationTable;
+  revisions: RevisionTable;
+}
+
+/** Counters bumped by triggers when watched tables change (migration 0003). */
+export interface RevisionTable {
+  /** 'folders' | 'entries' | 'access_levels' | 'vault'. */
+  name: string;
+  value: number;
 }
 
 export interface SchemaMigrationTable {

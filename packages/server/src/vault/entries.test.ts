@@ -306,7 +306,9 @@ describe.each(DIALECTS)('vault entries (%s)', (dialect) => {
     ]);
     const b = userActor('history-only');
     await grant(ctx.services, { node: e.id, nodeType: 'entry', to: b.userId, level: historyOnly });
-    expect((await vault.historyVersion(b, e.id, 1)).hasPassword).toBe(true);
+    // History without View Entry Contents: the versions are listed, their fields stay closed.
+    expect((await vault.history(b, e.id)).versions.length).toBeGreaterThan(0);
+    expect(await codeOf(vault.historyVersion(b, e.id, 1))).toBe('not_allowed');
     expect(await codeOf(vault.historyPassword(b, e.id, 1))).toBe('not_allowed');
     const denied = (await auditRecords(ctx.services, 'Password Fetched')).at(-1)!;
     expect([denied.login_name, denied.status, JSON.parse(denied.details)]).toEqual([
@@ -445,5 +447,46 @@ describe.each(DIALECTS)('vault entries (%s)', (dialect) => {
       '/customFields/0/value',
     );
     expect(await field({ expiresAt: '2020-13-45' })).toBe('/expiresAt');
+  });
+
+  it('exports entries in full for callers holding the required permissions only', async () => {
+    const folder = await vault.createFolder(admin, { parentId: vault.rootId, name: 'Export' });
+    const password = testSecret('pw');
+    const hidden = testSecret('cf');
+    const a = await vault.createEntry(admin, {
+      folderId: folder.id,
+      name: 'exp-a',
+      username: 'ua',
+      password,
+      notes: 'note a',
+      customFields: [{ name: 'k', value: hidden, protected: true }],
+      attachments: [{ fileName: 'a.txt', data: b64('bytes-a') }],
+    });
+    const b = await vault.createEntry(admin, { folderId: folder.id, name: 'exp-b' });
+    const gone = await vault.createEntry(admin, { folderId: folder.id, name: 'exp-gone' });
+    await vault.archiveEntry(admin, gone.id);
+    const full = userActor('full-user');
+    await grant(ctx.services, { node: folder.id, to: full.userId, level: 'full' });
+    const offline = userActor('offline-user');
+    await grant(ctx.services, { node: folder.id, to: offline.userId, level: 'full-offline' });
+
+    const auditBefore = (await auditRecords(ctx.services)).length;
+    const ids = [a.id, b.id, gone.id, '6f1c2a9e-0000-4000-8000-000000000001'];
+    const need = ['viewEntryPassword', 'viewEntryOffline'] as const;
+    expect(await vault.exportEntries(full, ids, need)).toEqual([]);
+    const got = await vault.exportEntries(offline, ids, need);
+    expect(got.map((e) => e.name).sort()).toEqual(['exp-a', 'exp-b']);
+    const ea = got.find((e) => e.id === a.id)!;
+    expect(ea).toMatchObject({
+      path: 'Root/Export/exp-a',
+      username: 'ua',
+      password,
+      notes: 'note a',
+      customFields: [{ name: 'k', value: hidden, protected: true }],
+    });
+    expect(ea.attachments.map((x) => [x.fileName, x.data.toString()])).toEqual([
+      ['a.txt', 'bytes-a'],
+    ]);
+    expect((await auditRecords(ctx.services)).length).toBe(auditBefore);
   });
 });

@@ -1,3 +1,7 @@
+import { RevisionCache } from '../shared/revision-cache.js';
+import { FolderSnapshot } from './view.js';
+import { loadLevels } from '../access/load.js';
+import type { Perms } from '../access/permission-set.js';
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../db/migrator.js';
 import type {
@@ -63,12 +67,41 @@ const LIST_COLUMNS = [
 /** Kysely queries of the vault area. Row locks are taken on PostgreSQL only (SQLite transactions
  * already hold the database's write lock). */
 export class VaultRepository {
+  /** Whole-table reads of the hot paths, reloaded only when the table's revision moves. */
+  private readonly folderCache = new RevisionCache('folders', (db) =>
+    db
+      .selectFrom('folders')
+      .selectAll()
+      .execute()
+      .then((rows) => new FolderSnapshot(freezeRows(rows))),
+  );
+  private readonly entryListCache = new RevisionCache('entries', (db) =>
+    db
+      .selectFrom('entries')
+      .select(LIST_COLUMNS)
+      .where('archived_at', 'is', null)
+      .execute()
+      .then(freezeRows),
+  );
+  private readonly levelCache = new RevisionCache('access_levels', loadLevels);
+
   constructor(private readonly dialect: Dialect) {}
 
   // ---------------------------------------------------------------- folders
 
-  allFolders(db: Kysely<Database>): Promise<FolderRow[]> {
-    return db.selectFrom('folders').selectAll().execute();
+  /** Brings the folder and level caches up to date (outside any transaction). */
+  async warm(db: Kysely<Database>): Promise<void> {
+    await Promise.all([this.folderCache.get(db), this.levelCache.get(db)]);
+  }
+
+  /** Every folder, indexed (cached per revision; the rows are frozen). */
+  folderSnapshot(db: Kysely<Database>): Promise<FolderSnapshot> {
+    return this.folderCache.get(db);
+  }
+
+  /** Every access level as permission masks (cached per revision). */
+  levels(db: Kysely<Database>): Promise<ReadonlyMap<string, Perms>> {
+    return this.levelCache.get(db);
   }
 
   async folder(
@@ -119,9 +152,18 @@ export class VaultRepository {
     return q.executeTakeFirst();
   }
 
-  /** Every entry that is not archived itself, without secrets (the tree). */
-  liveEntries(db: Kysely<Database>): Promise<EntryListRow[]> {
-    return db.selectFrom('entries').select(LIST_COLUMNS).where('archived_at', 'is', null).execute();
+  /** Whole entry rows (secrets sealed) by id. */
+  async entriesByIds(db: Kysely<Database>, ids: readonly string[]): Promise<EntryRow[]> {
+    const out: EntryRow[] = [];
+    for (const part of chunks(ids)) {
+      out.push(...(await db.selectFrom('entries').selectAll().where('id', 'in', part).execute()));
+    }
+    return out;
+  }
+
+  /** Every entry that is not archived itself, without secrets (the tree; cached per revision). */
+  liveEntries(db: Kysely<Database>): Promise<readonly EntryListRow[]> {
+    return this.entryListCache.get(db);
   }
 
   /** Live entries of some folders, without secrets (a folder view). */
@@ -252,6 +294,27 @@ export class VaultRepository {
       .executeTakeFirst();
   }
 
+  /** The current attachments of some entries, with their sealed bytes. */
+  async currentAttachmentsOf(
+    db: Kysely<Database>,
+    entryIds: readonly string[],
+  ): Promise<AttachmentTable[]> {
+    const out: AttachmentTable[] = [];
+    for (const part of chunks(entryIds)) {
+      out.push(
+        ...(await db
+          .selectFrom('attachments')
+          .selectAll()
+          .where('entry_id', 'in', part)
+          .where('removed_at', 'is', null)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute()),
+      );
+    }
+    return out;
+  }
+
   async insertAttachment(db: Kysely<Database>, row: AttachmentTable): Promise<void> {
     await db.insertInto('attachments').values(row).execute();
   }
@@ -312,4 +375,9 @@ export class VaultRepository {
       .where('id', '=', id)
       .executeTakeFirst();
   }
+}
+
+function freezeRows<T extends object>(rows: T[]): readonly T[] {
+  for (const r of rows) Object.freeze(r);
+  return Object.freeze(rows);
 }

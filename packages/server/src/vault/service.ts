@@ -21,6 +21,8 @@ import {
   type UpdateEntry,
   type UpdateFolder,
   type VaultTree,
+  type ClientMeta,
+  type VaultPermission,
 } from '@strongroom/protocol';
 import type { Database } from '../db/schema.js';
 import type { Store } from '../db/connect.js';
@@ -42,6 +44,7 @@ import {
   decodeAttachment,
   normalizeTags,
   parseTime,
+  type StoredCustomField,
 } from './fields.js';
 import {
   attachmentInfo,
@@ -94,6 +97,26 @@ export interface NewAttachment {
 export type CreateEntryInput = Omit<CreateEntry, 'attachments'> & {
   attachments?: NewAttachment[];
 };
+
+/** An entry in full, secrets in clear (see `exportEntries`). Never send this to a log. */
+export interface ExportedEntry {
+  id: string;
+  folderId: string;
+  /** Full path, `Root/A/Name`. */
+  path: string;
+  name: string;
+  username: string;
+  password: string;
+  url: string;
+  notes: string;
+  tags: string[];
+  customFields: StoredCustomField[];
+  clientMeta: ClientMeta;
+  expiresAt: string | null;
+  createdAt: string;
+  modifiedAt: string;
+  attachments: Array<{ id: string; fileName: string; size: number; data: Buffer }>;
+}
 
 /** Structural changes of the tree are serialised across processes under this lock. */
 const TREE_LOCK = 'vault.tree';
@@ -184,7 +207,8 @@ export class VaultService {
     const folder = view.folder(id);
     if (!folder) throw notFound('The folder');
     const entries = await this.repo.liveEntriesIn(db, view.subtree(id));
-    const scope = scopeView(view, id, entries);
+    // Root is always there (as a path-only node at least), as in the tree.
+    const scope = scopeView(view, id, entries, id === this.rootId);
     if (!scope.scopeShown) throw notFound('The folder');
     const dto = (f: FolderRow) => (scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
     const map = new SummaryMapper();
@@ -196,7 +220,7 @@ export class VaultService {
   }
 
   async updateFolder(actor: Actor, id: string, input: UpdateFolder): Promise<Folder> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       await this.repo.folder(trx, id, 'update');
       const view = await this.view(trx, actor);
       const f = this.visibleFolder(view, id);
@@ -408,7 +432,7 @@ export class VaultService {
       fileName: checkFileName(a.fileName, `/attachments/${i}/fileName`),
       data: decodeAttachment(a.data, this.deps.attachmentLimitBytes, `/attachments/${i}/data`),
     }));
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       await this.repo.folder(trx, input.folderId, 'share');
       const view = await this.view(trx, actor);
       const folder = this.liveFolder(view, input.folderId, 'The folder');
@@ -477,7 +501,7 @@ export class VaultService {
    * a refused call on an entry the caller can see is audited as denied.
    */
   async getPassword(actor: Actor, id: string): Promise<string> {
-    const result = await this.deps.store.transaction(async (trx) => {
+    const result = await this.transaction(async (trx) => {
       const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
       const { entry, perms } = this.visibleEntry(view, row);
       const path = view.entryPath(entry.folder_id, entry.name);
@@ -495,7 +519,7 @@ export class VaultService {
 
   /** Partial update (Modify Entries and View Entry Contents); a change is a new version. */
   async updateEntry(actor: Actor, id: string, input: UpdateEntry): Promise<Entry> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const { view, entry, perms } = await this.editableEntry(trx, actor, id);
       const attachments = await this.repo.attachments(trx, id);
       const before = readState(this.deps.sealer, entry, attachments);
@@ -547,7 +571,7 @@ export class VaultService {
 
   /** Moves an entry (Move Entries on the entry's folder and on the destination). */
   async moveEntry(actor: Actor, id: string, folderId: string): Promise<EntryLocation> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
       await this.repo.folder(trx, folderId, 'share');
       const view = await this.view(trx, actor);
@@ -573,7 +597,7 @@ export class VaultService {
   }
 
   async archiveEntry(actor: Actor, id: string): Promise<void> {
-    await this.deps.store.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
       const view = await this.view(trx, actor);
       const { entry, perms } = this.visibleEntry(view, row);
@@ -588,7 +612,7 @@ export class VaultService {
 
   /** Restores an entry from the Archive into a chosen folder (Archive Entries, Add Entries). */
   async restoreEntry(actor: Actor, id: string, folderId: string): Promise<EntryLocation> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
       await this.repo.folder(trx, folderId, 'share');
       const view = await this.view(trx, actor);
@@ -614,7 +638,7 @@ export class VaultService {
 
   /** Deletes an entry in the Archive permanently, with its attachments, versions and grants. */
   async deleteEntry(actor: Actor, id: string): Promise<void> {
-    await this.deps.store.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
       const view = await this.view(trx, actor);
       const { entry, perms } = this.visibleEntry(view, row);
@@ -641,7 +665,7 @@ export class VaultService {
   async addAttachment(actor: Actor, id: string, input: AddAttachment): Promise<AttachmentInfo> {
     const fileName = checkFileName(input.fileName, '/fileName');
     const data = decodeAttachment(input.data, this.deps.attachmentLimitBytes, '/data');
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const { view, entry } = await this.editableEntry(trx, actor, id);
       const attachments = await this.repo.attachments(trx, id);
       const before = readState(this.deps.sealer, entry, attachments);
@@ -678,7 +702,7 @@ export class VaultService {
    * View Entry History too). Audited.
    */
   async getAttachment(actor: Actor, id: string, attachmentId: string): Promise<AttachmentData> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
       const { entry, perms } = this.visibleEntry(view, row);
       if (!perms.has('viewEntryContents')) throw notAllowed('view the contents of this entry');
@@ -706,7 +730,7 @@ export class VaultService {
 
   /** Removes an attachment from the entry (Modify Entries): a new version; older versions keep it. */
   async removeAttachment(actor: Actor, id: string, attachmentId: string): Promise<void> {
-    await this.deps.store.transaction(async (trx) => {
+    await this.transaction(async (trx) => {
       const { view, entry } = await this.editableEntry(trx, actor, id);
       const attachments = await this.repo.attachments(trx, id);
       const att = attachments.find((a) => a.id === attachmentId);
@@ -731,7 +755,7 @@ export class VaultService {
 
   /** Versions of an entry, newest (current) first (View Entry History). Audited. */
   async history(actor: Actor, id: string): Promise<EntryHistory> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
       const { entry, perms } = this.visibleEntry(view, row);
       if (!perms.has('viewEntryHistory')) throw notAllowed('view the history of this entry');
@@ -767,10 +791,13 @@ export class VaultService {
    * Entry Password too). Never the password. Audited.
    */
   async historyVersion(actor: Actor, id: string, version: number): Promise<EntryVersion> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
       const { entry, perms } = this.visibleEntry(view, row);
-      if (!perms.has('viewEntryHistory')) throw notAllowed('view the history of this entry');
+      // An old version shows the entry's fields: History alone must not open them.
+      if (!perms.has('viewEntryHistory') || !perms.has('viewEntryContents')) {
+        throw notAllowed('view the history of this entry');
+      }
       const v = await this.loadVersion(trx, entry, version);
       const all = await this.repo.attachments(trx, id, true);
       const ids = new Set(v.state.attachmentIds);
@@ -799,7 +826,7 @@ export class VaultService {
 
   /** The password of one version (View Entry History and View Entry Password). Audited. */
   async historyPassword(actor: Actor, id: string, version: number): Promise<string> {
-    const result = await this.deps.store.transaction(async (trx) => {
+    const result = await this.transaction(async (trx) => {
       const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
       const { entry, perms } = this.visibleEntry(view, row);
       const path = view.entryPath(entry.folder_id, entry.name);
@@ -820,8 +847,10 @@ export class VaultService {
    * attachments removed since come back, attachments added since are removed.
    */
   async restoreVersion(actor: Actor, id: string, version: number): Promise<Entry> {
-    return this.deps.store.transaction(async (trx) => {
+    return this.transaction(async (trx) => {
       const { view, entry, perms } = await this.editableEntry(trx, actor, id);
+      // Restoring a version means choosing it: it needs the history as well as the change.
+      if (!perms.has('viewEntryHistory')) throw notAllowed('restore a version of this entry');
       if (version === entry.version) throw conflict('That version is the current one.');
       const v = await this.loadVersion(trx, entry, version);
       const all = await this.repo.attachments(trx, id, true);
@@ -972,6 +1001,62 @@ export class VaultService {
     return out;
   }
 
+  /**
+   * Many entries in full — password, protected values and attachment bytes in clear — in a
+   * bounded number of queries, for exports such as the offline package. Only entries that are
+   * not in the Archive and on which the caller holds every permission in `require` are returned
+   * (others are left out silently, unknown ids included). Nothing is audited here: the caller
+   * records what it hands out (for example one Offline Sync record per entry).
+   */
+  async exportEntries(
+    actor: Actor,
+    ids: readonly string[],
+    require: readonly VaultPermission[],
+  ): Promise<ExportedEntry[]> {
+    const db = this.deps.store.db;
+    const [view, rows] = await Promise.all([
+      this.view(db, actor),
+      this.repo.entriesByIds(db, [...new Set(ids)]),
+    ]);
+    const allowed = rows.filter((r) => {
+      if (!view.folders.has(r.folder_id) || this.entryInArchive(view, r)) return false;
+      const perms = view.entryPerms(r.id, r.folder_id);
+      return perms.has('viewEntryNames') && require.every((p) => perms.has(p));
+    });
+    const attachments = await this.repo.currentAttachmentsOf(
+      db,
+      allowed.map((r) => r.id),
+    );
+    const byEntry = new Map<string, ExportedEntry['attachments']>();
+    for (const a of attachments) {
+      const list = byEntry.get(a.entry_id) ?? [];
+      list.push({
+        id: a.id,
+        fileName: a.file_name,
+        size: a.size,
+        data: this.deps.sealer.openSecret(a.data_sealed, ctx.attachment(a.id)),
+      });
+      byEntry.set(a.entry_id, list);
+    }
+    return allowed.map((r) => ({
+      id: r.id,
+      folderId: r.folder_id,
+      path: view.entryPath(r.folder_id, r.name),
+      name: r.name,
+      username: r.username,
+      password: openPassword(this.deps.sealer, r),
+      url: r.url,
+      notes: openNotes(this.deps.sealer, r),
+      tags: parseTags(r.tags),
+      customFields: openCustomFields(this.deps.sealer, r),
+      clientMeta: parseClientMeta(r.client_meta),
+      expiresAt: isoOrNull(r.expires_at),
+      createdAt: iso(r.created_at),
+      modifiedAt: iso(r.modified_at),
+      attachments: byEntry.get(r.id) ?? [],
+    }));
+  }
+
   // ================================================================ private folders
 
   /**
@@ -1038,6 +1123,15 @@ export class VaultService {
   }
 
   // ================================================================ internals
+
+  /**
+   * A write transaction, with the per-revision caches brought up to date first: reads inside a
+   * transaction may use the caches but never fill them (the transaction could roll back).
+   */
+  private async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    await this.repo.warm(this.deps.store.db);
+    return this.deps.store.transaction(fn);
+  }
 
   private view(db: Kysely<Database>, actor: Actor): Promise<VaultView> {
     return VaultView.load(this.repo, db, actor, this.deps.clock.now());

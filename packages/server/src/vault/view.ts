@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { VaultPermission } from '@strongroom/protocol';
 import type { Database } from '../db/schema.js';
-import { EffectivePermissions, type GrantShape } from '../access/engine.js';
-import { loadLevels, loadPrincipalGrants, type Principal } from '../access/load.js';
+import { EffectivePermissions, type FolderShape, type GrantShape } from '../access/engine.js';
+import { loadPrincipalGrants, type Principal } from '../access/load.js';
 import { FolderIndex } from '../access/paths.js';
 import { Perms } from '../access/permission-set.js';
 import type { FolderRow, VaultRepository } from './repository.js';
@@ -10,21 +10,20 @@ import type { FolderRow, VaultRepository } from './repository.js';
 /**
  * The vault as one caller sees it at one moment: every folder (one query), the caller's
  * effective permissions (grants and levels: two more queries, none for an administrator), full
- * paths and archive state, all computed in memory. Built per request; never cached.
+ * paths and archive state, all computed in memory. Built per request from the folder rows and
+ * access levels the repository caches per revision (database triggers bump the revision).
  */
-export class VaultView {
+/**
+ * The folder tree as loaded from the database, with what is derived from it alone (the index of
+ * paths and the shapes the permission engine walks). Shared by every caller while the folders'
+ * revision stays the same; never mutated.
+ */
+export class FolderSnapshot {
   readonly folders: ReadonlyMap<string, FolderRow>;
   readonly index: FolderIndex;
-  readonly perms: EffectivePermissions;
-  private readonly archived = new Map<string, boolean>();
+  readonly shapes: ReadonlyMap<string, FolderShape>;
 
-  private constructor(
-    rows: Iterable<FolderRow>,
-    private readonly grants: readonly GrantShape[],
-    private readonly levels: ReadonlyMap<string, Perms>,
-    private readonly now: number,
-    private readonly admin: boolean,
-  ) {
+  constructor(rows: Iterable<FolderRow>) {
     this.folders = new Map([...rows].map((r) => [r.id, r]));
     this.index = new FolderIndex(
       [...this.folders.values()].map((f) => ({
@@ -36,7 +35,26 @@ export class VaultView {
         archivedAt: f.archived_at,
       })),
     );
-    this.perms = new EffectivePermissions(this.index.shapes(), grants, levels, now, admin);
+    this.shapes = this.index.shapes();
+  }
+}
+
+export class VaultView {
+  readonly folders: ReadonlyMap<string, FolderRow>;
+  readonly index: FolderIndex;
+  readonly perms: EffectivePermissions;
+  private readonly archived = new Map<string, boolean>();
+
+  private constructor(
+    private readonly snapshot: FolderSnapshot,
+    private readonly grants: readonly GrantShape[],
+    private readonly levels: ReadonlyMap<string, Perms>,
+    private readonly now: number,
+    private readonly admin: boolean,
+  ) {
+    this.folders = snapshot.folders;
+    this.index = snapshot.index;
+    this.perms = new EffectivePermissions(snapshot.shapes, grants, levels, now, admin);
   }
 
   static async load(
@@ -46,12 +64,12 @@ export class VaultView {
     now: number,
   ): Promise<VaultView> {
     const admin = principal.isAdministrator;
-    const [rows, grants, levels] = await Promise.all([
-      repo.allFolders(db),
+    const [snapshot, grants, levels] = await Promise.all([
+      repo.folderSnapshot(db),
       admin ? Promise.resolve([]) : loadPrincipalGrants(db, principal),
-      admin ? Promise.resolve(new Map<string, Perms>()) : loadLevels(db),
+      admin ? Promise.resolve(new Map<string, Perms>()) : repo.levels(db),
     ]);
-    return new VaultView(rows, grants, levels, now, admin);
+    return new VaultView(snapshot, grants, levels, now, admin);
   }
 
   /**
@@ -59,9 +77,15 @@ export class VaultView {
    * (computed in memory: no query).
    */
   with(changed: readonly FolderRow[]): VaultView {
-    const rows = new Map(this.folders);
+    const rows = new Map(this.snapshot.folders);
     for (const r of changed) rows.set(r.id, r);
-    return new VaultView(rows.values(), this.grants, this.levels, this.now, this.admin);
+    return new VaultView(
+      new FolderSnapshot(rows.values()),
+      this.grants,
+      this.levels,
+      this.now,
+      this.admin,
+    );
   }
 
   folder(id: string): FolderRow | undefined {
