@@ -23,6 +23,8 @@ export default function setup(): () => void {
     }
     rmSync(dir, { recursive: true, force: true });
     if (offending.length > 0) {
+      // Vitest reports a teardown error but keeps its exit code: set it ourselves.
+      process.exitCode = 1;
       throw new Error(
         `secrets found in ${offending.length} of ${lines} server log lines:\n${offending.slice(0, 5).join('\n')}`,
       );

@@ -224,6 +224,8 @@ export function pathOnlyDto(view: VaultView, f: FolderRow): Folder {
  * Maps many list rows at once (the tree: thousands of entries). Times and tag lists repeat a
  * lot across rows, so each distinct value is formatted or parsed once per call.
  */
+const sharedSummaries = new WeakMap<EntryListRow, EntrySummary>();
+
 export class SummaryMapper {
   private readonly times = new Map<number, string>();
   private readonly tags = new Map<string, string[]>();
@@ -249,6 +251,21 @@ export class SummaryMapper {
   /** An entry in a listing: the name, and with View Entry Contents the plaintext columns. */
   entry(e: EntryListRow, perms: Perms): EntrySummary {
     if (!perms.has('viewEntryContents')) return { id: e.id, folderId: e.folder_id, name: e.name };
+    // Rows from the per-revision cache are frozen and shared by every request until the entries
+    // change: their full summary is made once and shared too (frozen, only ever serialised).
+    if (!Object.isFrozen(e)) return this.full(e);
+    let summary = sharedSummaries.get(e);
+    if (summary === undefined) {
+      const made = this.full(e);
+      Object.freeze(made.tags);
+      Object.freeze(made.clientMeta);
+      summary = Object.freeze(made);
+      sharedSummaries.set(e, summary);
+    }
+    return summary;
+  }
+
+  private full(e: EntryListRow): EntrySummary {
     return {
       id: e.id,
       folderId: e.folder_id,
