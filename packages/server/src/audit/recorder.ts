@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { newUuid, sha256Hex } from '@strongroom/crypto';
 import type { Database } from '../db/schema.js';
-import type { Store } from '../db/connect.js';
+import { inWriteTransaction, type Store } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import { ALWAYS_ON_EVENTS, type AuditEventName } from './events.js';
 
@@ -148,16 +148,18 @@ export class AuditRecorder {
           .values(rows.slice(i, i + 500))
           .execute();
       }
-      if (trx && this.sinks.length > 0 && this.store.dialect === 'postgres') {
+      if (inTrx && this.sinks.length > 0 && this.store.dialect === 'postgres') {
         const r = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(db);
         txid = r.rows[0]?.txid ?? null;
       }
       return rows;
     };
-    const written = trx ? await run(trx) : await this.store.transaction(run);
+    // Appends need a transaction (the chain lock is transaction-scoped): open one unless given.
+    const inTrx = trx !== undefined && inWriteTransaction(trx);
+    const written = inTrx ? await run(trx!) : await this.store.transaction(run);
     if (written && this.sinks.length > 0) {
       // Our own transaction has committed; the caller's may still roll back.
-      this.deliver(written, trx ? this.committed(written[0]!.id, txid) : true);
+      this.deliver(written, inTrx ? this.committed(written[0]!.id, txid) : true);
     }
   }
 

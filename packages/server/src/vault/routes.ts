@@ -68,11 +68,19 @@ export async function registerVaultRoutes(app: App, services: Services): Promise
       serializerCompiler: plainJson,
       schema: {
         summary: 'The whole tree the caller may see, in one response (flat, depth-first)',
+        description:
+          'Answers with an ETag; send it back in If-None-Match to get 304 while nothing you can see has changed.',
         tags: ['vault'],
-        response: { 200: VaultTreeSchema },
+        response: { 200: VaultTreeSchema, 304: Type.Null({ description: 'Not modified' }) },
       },
     },
-    async (req) => vault.tree(caller(req)),
+    async (req, reply) => {
+      const { etag, body } = await vault.treeResponse(caller(req));
+      reply.header('etag', etag);
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      // Already serialised (and cached): sent as it is.
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
   );
 
   app.get(

@@ -25,7 +25,7 @@ import {
   type VaultPermission,
 } from '@strongroom/protocol';
 import type { Database } from '../db/schema.js';
-import type { Store } from '../db/connect.js';
+import { inWriteTransaction, type Store } from '../db/connect.js';
 import type { Clock } from '../shared/clock.js';
 import type { AuditInput, AuditRecorder } from '../audit/recorder.js';
 import type { AuditEventName } from '../audit/events.js';
@@ -69,11 +69,14 @@ import {
 import {
   VaultRepository,
   type AttachmentMeta,
+  type EntryListRow,
   type EntryRow,
   type FolderRow,
 } from './repository.js';
 import { SYSTEM_FOLDER_KINDS, type VaultRoots } from './roots.js';
 import { scopeView } from './tree.js';
+import { TreeResponseCache } from './tree-cache.js';
+import { currentRevision } from '../shared/revision-cache.js';
 import { allowList, VaultView } from './view.js';
 
 export interface VaultServiceDeps {
@@ -134,6 +137,8 @@ const TREE_LOCK = 'vault.tree';
  */
 export class VaultService {
   private readonly repo: VaultRepository;
+  /** Serialised trees per caller: 64 MiB at most (about 10 trees of 10,000 entries). */
+  private readonly treeCache = new TreeResponseCache(64 * 1024 * 1024);
 
   constructor(private readonly deps: VaultServiceDeps) {
     this.repo = new VaultRepository(deps.store.dialect);
@@ -501,20 +506,20 @@ export class VaultService {
    * a refused call on an entry the caller can see is audited as denied.
    */
   async getPassword(actor: Actor, id: string): Promise<string> {
-    const result = await this.transaction(async (trx) => {
-      const [view, row] = await Promise.all([this.view(trx, actor), this.repo.entry(trx, id)]);
-      const { entry, perms } = this.visibleEntry(view, row);
-      const path = view.entryPath(entry.folder_id, entry.name);
-      if (!perms.has('viewEntryPassword')) {
-        await this.record(trx, actor, 'Password Fetched', path, {}, 'denied');
-        return null;
-      }
-      const password = openPassword(this.deps.sealer, entry);
-      await this.record(trx, actor, 'Password Fetched', path);
-      return { password };
-    });
-    if (result === null) throw notAllowed('fetch the password of this entry');
-    return result.password;
+    // The hot path of the API: the check reads committed state (the cached folder tree, the
+    // caller's grants, the entry) without a write transaction; the audit record is appended in
+    // its own, and the password is returned only once that record is stored.
+    const db = this.deps.store.db;
+    const [view, row] = await Promise.all([this.view(db, actor), this.repo.entry(db, id)]);
+    const { entry, perms } = this.visibleEntry(view, row);
+    const path = view.entryPath(entry.folder_id, entry.name);
+    if (!perms.has('viewEntryPassword')) {
+      await this.record(db, actor, 'Password Fetched', path, {}, 'denied');
+      throw notAllowed('fetch the password of this entry');
+    }
+    const password = openPassword(this.deps.sealer, entry);
+    await this.record(db, actor, 'Password Fetched', path);
+    return password;
   }
 
   /** Partial update (Modify Entries and View Entry Contents); a change is a new version. */
@@ -894,6 +899,33 @@ export class VaultService {
   async tree(actor: Actor): Promise<VaultTree> {
     const db = this.deps.store.db;
     const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
+    return this.buildTree(view, entries);
+  }
+
+  /**
+   * The caller's tree serialised, from the per-caller cache while nothing it shows has changed
+   * (see TreeResponseCache), with an ETag for conditional requests.
+   */
+  async treeResponse(actor: Actor): Promise<{ etag: string; body: string }> {
+    const db = this.deps.store.db;
+    const revision = await currentRevision(db, 'vault');
+    const now = this.deps.clock.now();
+    const key = `${actor.isAdministrator ? 'admin' : 'user'}:${actor.userId}:${[...actor.roleIds].sort().join(',')}`;
+    const hit = this.treeCache.get(key, revision, now);
+    if (hit) return hit;
+    const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
+    const body = JSON.stringify(this.buildTree(view, entries));
+    const item = {
+      revision,
+      validUntil: view.nextGrantExpiry(now) ?? Number.POSITIVE_INFINITY,
+      etag: `"${newUuid()}"`,
+      body,
+    };
+    this.treeCache.set(key, item);
+    return item;
+  }
+
+  private buildTree(view: VaultView, entries: readonly EntryListRow[]): VaultTree {
     const scope = scopeView(view, this.rootId, entries, true);
     const out: VaultTree = { rootId: this.rootId, folders: [], entries: [] };
     const map = new SummaryMapper();
@@ -1153,7 +1185,8 @@ export class VaultService {
         target,
         details,
       },
-      db,
+      // Outside a write transaction the recorder opens its own (the chain needs one).
+      inWriteTransaction(db) ? db : undefined,
     );
   }
 

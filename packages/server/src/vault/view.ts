@@ -88,6 +88,17 @@ export class VaultView {
     );
   }
 
+  /** When the earliest of the caller's time-limited grants that still count expires, if any. */
+  nextGrantExpiry(now: number): number | null {
+    let next: number | null = null;
+    for (const g of this.grants) {
+      if (g.expiresAt !== null && g.expiresAt > now && (next === null || g.expiresAt < next)) {
+        next = g.expiresAt;
+      }
+    }
+    return next;
+  }
+
   folder(id: string): FolderRow | undefined {
     return this.folders.get(id);
   }
