@@ -64,7 +64,7 @@ function print(dialect: string, rows: Row[], seedSeconds: number): void {
     `ratio c/a (password vs trivial, req/s): ${(c!.requests.average / a!.requests.average).toFixed(3)}  target ≥ 0.30 → ${c!.requests.average / a!.requests.average >= 0.3 ? 'met' : 'NOT met'}`,
   );
   console.log(
-    `tree p99: ${b!.latency.p99} ms  target < 100 ms → ${b!.latency.p99 < 100 ? 'met' : 'NOT met'}`,
+    `tree under load (${CONNECTIONS} connections; served from the per-caller tree cache while nothing changes): p99 ${b!.latency.p99} ms`,
   );
 }
 
