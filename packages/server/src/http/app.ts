@@ -63,6 +63,7 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
         coerceTypes: false,
         useDefaults: true,
         allErrors: false,
+        allowUnionTypes: true,
       },
     },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
