@@ -7,7 +7,7 @@ import {
   testSecret,
   type TestDatabase,
 } from './test-support/harness.js';
-import { startServerProcess, type ServerProcess } from './test-support/process.js';
+import { startServerProcess, type ServerProcess } from './shared/server-process.js';
 import { createUser } from './test-support/identity.js';
 
 /**

@@ -21,7 +21,7 @@ import { loadConfig } from '../config/config.js';
 import { compose } from '../compose.js';
 import type { Dialect } from '../db/migrator.js';
 import { seedBenchVault } from './seed-vault.js';
-import { startServer, type RunningServer } from './server-process.js';
+import { startServerProcess, type ServerProcess } from '../shared/server-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -119,7 +119,7 @@ async function benchDialect(dialect: Dialect): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
   const wrappingKey = formatWrappingKey(newKeyMaterial());
   const schema = `bench_${newUuid().replace(/-/g, '').slice(0, 12)}`;
-  let server: RunningServer | undefined;
+  let server: ServerProcess | undefined;
   const env: Record<string, string> = {
     ...HASH_ENV,
     STRONGROOM_DATA_DIR: dataDir,
@@ -140,7 +140,7 @@ async function benchDialect(dialect: Dialect): Promise<void> {
     const seeded = await seedBenchVault(services, SHAPE);
     await services.close();
 
-    server = await startServer(env);
+    server = await startServerProcess(env);
     const login = await fetch(`${server.url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../test-support/harness.js';
-import { MAIN_JS, startServerProcess, type ServerProcess } from '../test-support/process.js';
+import { MAIN_JS, startServerProcess, type ServerProcess } from '../shared/server-process.js';
 
 describe('transport', () => {
   let tdb: TestDatabase;

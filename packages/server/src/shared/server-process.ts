@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The built server entry point (`npm start` runs it; tests spawn the built code too), found
+ * from this module whether it runs from src/shared or dist/shared.
+ */
 export const MAIN_JS = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 export interface ServerProcess {
