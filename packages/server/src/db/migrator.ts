@@ -3,6 +3,7 @@ import type { Database } from './schema.js';
 import { m0001_initial } from './migrations/0001_initial.js';
 import { m0002_audit_user_index } from './migrations/0002_audit_user_index.js';
 import { m0003_revisions } from './migrations/0003_revisions.js';
+import { m0004_entry_change_seq } from './migrations/0004_entry_change_seq.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -16,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   m0001_initial,
   m0002_audit_user_index,
   m0003_revisions,
+  m0004_entry_change_seq,
 ];
 
 /** PostgreSQL advisory lock key for migrations ("strongroom.migrate"). */

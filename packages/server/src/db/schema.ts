@@ -157,6 +157,8 @@ export interface EntryTable {
   modified_by: string | null;
   version: number;
   archived_at: number | null;
+  /** The `entries` revision at the row's last insert or update, set by triggers (migration 0004). */
+  change_seq: Generated<number>;
 }
 
 export interface EntryVersionTable {

@@ -225,6 +225,7 @@ export function pathOnlyDto(view: VaultView, f: FolderRow): Folder {
  * lot across rows, so each distinct value is formatted or parsed once per call.
  */
 const sharedSummaries = new WeakMap<EntryListRow, EntrySummary>();
+const sharedSummaryJson = new WeakMap<EntryListRow, Buffer>();
 
 export class SummaryMapper {
   private readonly times = new Map<number, string>();
@@ -263,6 +264,19 @@ export class SummaryMapper {
       sharedSummaries.set(e, summary);
     }
     return summary;
+  }
+
+  /** `JSON.stringify(this.entry(e, perms))` as UTF-8, made once per shared row. */
+  entryJson(e: EntryListRow, perms: Perms): Buffer {
+    if (!perms.has('viewEntryContents') || !Object.isFrozen(e)) {
+      return Buffer.from(JSON.stringify(this.entry(e, perms)), 'utf8');
+    }
+    let json = sharedSummaryJson.get(e);
+    if (json === undefined) {
+      json = Buffer.from(JSON.stringify(this.entry(e, perms)), 'utf8');
+      sharedSummaryJson.set(e, json);
+    }
+    return json;
   }
 
   private full(e: EntryListRow): EntrySummary {

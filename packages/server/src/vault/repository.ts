@@ -1,4 +1,5 @@
 import { RevisionCache } from '../shared/revision-cache.js';
+import { ENTRY_LIST_COLUMNS, EntryListCache } from './entry-list-cache.js';
 import { FolderSnapshot } from './view.js';
 import { loadLevels } from '../access/load.js';
 import type { Perms } from '../access/permission-set.js';
@@ -13,23 +14,12 @@ import type {
 } from '../db/schema.js';
 
 export type FolderRow = FolderTable;
-export type EntryRow = EntryTable;
+/** A whole entry row as the service uses it (`change_seq` is the database's own). */
+export type EntryRow = Omit<EntryTable, 'change_seq'>;
 export type AttachmentMeta = Omit<AttachmentTable, 'data_sealed'>;
 
 /** Entry columns the tree needs: no secret, nothing to decrypt. */
-export type EntryListRow = Pick<
-  EntryTable,
-  | 'id'
-  | 'folder_id'
-  | 'name'
-  | 'username'
-  | 'url'
-  | 'tags'
-  | 'client_meta'
-  | 'expires_at'
-  | 'created_at'
-  | 'modified_at'
->;
+export type EntryListRow = Pick<EntryTable, (typeof ENTRY_LIST_COLUMNS)[number]>;
 
 export type EntrySearchRow = EntryListRow & Pick<EntryTable, 'notes_sealed'>;
 
@@ -51,18 +41,7 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-const LIST_COLUMNS = [
-  'id',
-  'folder_id',
-  'name',
-  'username',
-  'url',
-  'tags',
-  'client_meta',
-  'expires_at',
-  'created_at',
-  'modified_at',
-] as const;
+const LIST_COLUMNS = ENTRY_LIST_COLUMNS;
 
 /** Kysely queries of the vault area. Row locks are taken on PostgreSQL only (SQLite transactions
  * already hold the database's write lock). */
@@ -75,14 +54,8 @@ export class VaultRepository {
       .execute()
       .then((rows) => new FolderSnapshot(freezeRows(rows))),
   );
-  private readonly entryListCache = new RevisionCache('entries', (db) =>
-    db
-      .selectFrom('entries')
-      .select(LIST_COLUMNS)
-      .where('archived_at', 'is', null)
-      .execute()
-      .then(freezeRows),
-  );
+  /** The entry list, brought up to date incrementally (see EntryListCache). */
+  private readonly entryListCache = new EntryListCache();
   private readonly levelCache = new RevisionCache('access_levels', loadLevels);
 
   constructor(private readonly dialect: Dialect) {}
@@ -161,7 +134,8 @@ export class VaultRepository {
     return out;
   }
 
-  /** Every entry that is not archived itself, without secrets (the tree; cached per revision). */
+  /** Every entry that is not archived itself, without secrets (the tree; cached, kept up to
+   * date incrementally; the rows are frozen). */
   liveEntries(db: Kysely<Database>): Promise<readonly EntryListRow[]> {
     return this.entryListCache.get(db);
   }

@@ -121,6 +121,9 @@ export interface ExportedEntry {
   attachments: Array<{ id: string; fileName: string; size: number; data: Buffer }>;
 }
 
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']}');
+
 /** Structural changes of the tree are serialised across processes under this lock. */
 const TREE_LOCK = 'vault.tree';
 
@@ -906,7 +909,7 @@ export class VaultService {
    * The caller's tree serialised, from the per-caller cache while nothing it shows has changed
    * (see TreeResponseCache), with an ETag for conditional requests.
    */
-  async treeResponse(actor: Actor): Promise<{ etag: string; body: string }> {
+  async treeResponse(actor: Actor): Promise<{ etag: string; body: Buffer }> {
     const db = this.deps.store.db;
     const revision = await currentRevision(db, 'vault');
     const now = this.deps.clock.now();
@@ -914,7 +917,22 @@ export class VaultService {
     const hit = this.treeCache.get(key, revision, now);
     if (hit) return hit;
     const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
-    const body = JSON.stringify(this.buildTree(view, entries));
+    // The same document as JSON.stringify(tree(actor)), assembled from per-entry JSON that is
+    // made once per entry version and shared by every caller who sees the entry in full.
+    const folders: Folder[] = [];
+    const entryJson: Buffer[] = [];
+    const map = new SummaryMapper();
+    this.walkTree(
+      view,
+      entries,
+      (f) => folders.push(f),
+      (row, perms) => {
+        if (entryJson.length > 0) entryJson.push(COMMA);
+        entryJson.push(map.entryJson(row, perms));
+      },
+    );
+    const head = `{"rootId":${JSON.stringify(this.rootId)},"folders":${JSON.stringify(folders)},"entries":[`;
+    const body = Buffer.concat([Buffer.from(head, 'utf8'), ...entryJson, CLOSE]);
     const item = {
       revision,
       validUntil: view.nextGrantExpiry(now) ?? Number.POSITIVE_INFINITY,
@@ -926,14 +944,29 @@ export class VaultService {
   }
 
   private buildTree(view: VaultView, entries: readonly EntryListRow[]): VaultTree {
-    const scope = scopeView(view, this.rootId, entries, true);
     const out: VaultTree = { rootId: this.rootId, folders: [], entries: [] };
     const map = new SummaryMapper();
-    for (const f of scope.folders) {
-      out.folders.push(scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
-      for (const e of scope.entries.get(f.id) ?? []) out.entries.push(map.entry(e.row, e.perms));
-    }
+    this.walkTree(
+      view,
+      entries,
+      (f) => out.folders.push(f),
+      (row, perms) => out.entries.push(map.entry(row, perms)),
+    );
     return out;
+  }
+
+  /** The caller's tree in order: each shown folder, then its visible entries. */
+  private walkTree(
+    view: VaultView,
+    entries: readonly EntryListRow[],
+    onFolder: (f: Folder) => void,
+    onEntry: (row: EntryListRow, perms: Perms) => void,
+  ): void {
+    const scope = scopeView(view, this.rootId, entries, true);
+    for (const f of scope.folders) {
+      onFolder(scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
+      for (const e of scope.entries.get(f.id) ?? []) onEntry(e.row, e.perms);
+    }
   }
 
   /**

@@ -89,4 +89,28 @@ describe.each(DIALECTS)('tree response cache (%s)', (dialect) => {
     ctx.clock.advance(1_000);
     expect((await tree()).names).toEqual([]);
   });
+
+  it('serves exactly the document the tree service builds, for full and names-only readers', async () => {
+    const vault = ctx.services.vault;
+    const reader = await createUser(ctx.services, { loginName: 'names-only' });
+    const level = await ctx.services.access.createLevel(admin, {
+      name: 'Names only',
+      allow: ['viewFolders', 'viewEntryNames'],
+      grant: [],
+    });
+    await grant(ctx.services, { node: folderId, to: reader.id, level: level.id });
+    await vault.createEntry(admin, {
+      folderId,
+      name: 'ünïcode "quoted"',
+      tags: ['a', 'b'],
+      clientMeta: { IconId: 3 },
+    });
+    for (const actor of [
+      admin,
+      { ...admin, isAdministrator: false, userId: reader.id, roleIds: [] },
+    ]) {
+      const { body } = await vault.treeResponse(actor);
+      expect(body.toString('utf8')).toBe(JSON.stringify(await vault.tree(actor)));
+    }
+  });
 });

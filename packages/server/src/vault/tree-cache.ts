@@ -10,7 +10,8 @@ export interface CachedTree {
   /** The tree stops being valid at this time (the caller's next grant expiry). */
   validUntil: number;
   etag: string;
-  body: string;
+  /** The serialised tree (UTF-8 JSON). */
+  body: Buffer;
 }
 
 export class TreeResponseCache {
@@ -34,7 +35,7 @@ export class TreeResponseCache {
 
   set(key: string, item: CachedTree): void {
     this.delete(key);
-    const size = item.body.length * 2;
+    const size = item.body.length;
     if (size > this.maxBytes) return;
     this.items.set(key, item);
     this.bytes += size;
@@ -48,6 +49,6 @@ export class TreeResponseCache {
     const item = this.items.get(key);
     if (!item) return;
     this.items.delete(key);
-    this.bytes -= item.body.length * 2;
+    this.bytes -= item.body.length;
   }
 }
