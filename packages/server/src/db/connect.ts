@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrator.js';
@@ -47,6 +47,29 @@ function track<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T
   return fn(db);
 }
 
+/**
+ * better-sqlite3 with prepared statements reused by SQL text (Kysely prepares on every query,
+ * which costs more than running most of ours). A statement still busy (an open iterator of a
+ * streamed query) is never handed out again: that call gets a fresh one.
+ */
+function cachedStatements(database: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare: (text: string) => {
+      const hit = cache.get(text);
+      if (hit && !hit.busy) return hit;
+      const stmt = database.prepare(text);
+      if (!hit) {
+        // Queries with long IN lists differ by length: keep the cache bounded.
+        if (cache.size >= 500) cache.clear();
+        cache.set(text, stmt);
+      }
+      return stmt;
+    },
+  };
+}
+
 function lockKey(name: string): number {
   let h = 0;
   for (const ch of name) h = (Math.imul(h, 31) + ch.charCodeAt(0)) | 0;
@@ -80,7 +103,9 @@ export function openStore(opts: StoreOptions): Store {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 10000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: cachedStatements(database) }),
+  });
   // One connection per process: Kysely serialises its use, so a transaction is exclusive within
   // the process; BEGIN IMMEDIATE takes SQLite's write lock at once, which covers other processes
   // (the admin command line) without a stale-snapshot failure later in the transaction.
