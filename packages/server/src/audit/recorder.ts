@@ -69,6 +69,13 @@ export class AuditRecorder {
   private disabled: ReadonlySet<string> = new Set();
   private disabledLoadedAt = 0;
   private sinks: Array<(line: Record<string, unknown>) => void> = [];
+  /** Records waiting for the next group commit. */
+  private pending: Array<{
+    inputs: AuditInput[];
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  private flushing = false;
   /** Sink deliveries waiting for their transaction to end, delivered in chain order. */
   private pendingDeliveries = 0;
   private deliveries: Promise<void> = Promise.resolve();
@@ -107,60 +114,105 @@ export class AuditRecorder {
 
   async recordMany(inputs: AuditInput[], trx?: Kysely<Database>): Promise<void> {
     if (inputs.length === 0) return;
-    // With sinks on PostgreSQL, the id of the caller's transaction tells later whether it committed.
-    let txid: string | null = null;
-    const run = async (db: Kysely<Database>) => {
-      const disabled = await this.disabledEvents(db);
-      const kept = inputs.filter((i) => ALWAYS_ON_EVENTS.has(i.event) || !disabled.has(i.event));
-      if (kept.length === 0) return;
-      await this.lockChain(db);
-      const last = await db
-        .selectFrom('audit_log')
-        .select('hash')
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      let prev = last?.hash ?? GENESIS_HASH;
-      const at = this.clock.now();
-      const rows = kept.map((i) => {
-        const f: ChainedFields = {
-          id: newUuid(),
-          at,
-          user_id: i.actor.userId,
-          login_name: i.actor.loginName,
-          ip: i.actor.ip,
-          event: i.event,
-          status: i.status,
-          target: i.target ?? '',
-          details: JSON.stringify(i.details ?? {}),
-          offline: i.offline ? 1 : 0,
-          occurred_at: i.occurredAt ?? null,
-        };
-        const hash = recordHash(prev, f);
-        const row = { ...f, prev_hash: prev, hash };
-        prev = hash;
-        return row;
-      });
-      // Chunked so a 10,000-entry offline sync stays under the bind-parameter limits.
-      for (let i = 0; i < rows.length; i += 500) {
-        await db
-          .insertInto('audit_log')
-          .values(rows.slice(i, i + 500))
-          .execute();
-      }
-      if (inTrx && this.sinks.length > 0 && this.store.dialect === 'postgres') {
-        const r = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(db);
+    // Appends need a transaction (the chain lock is transaction-scoped): without the caller's,
+    // they join the next group commit.
+    if (trx === undefined || !inWriteTransaction(trx)) return this.grouped(inputs);
+    const written = await this.append(trx, inputs);
+    if (written && this.sinks.length > 0) {
+      // With sinks on PostgreSQL, the id of the caller's transaction tells later whether it
+      // committed; the caller's transaction may still roll back.
+      let txid: string | null = null;
+      if (this.store.dialect === 'postgres') {
+        const r = await sql<{ txid: string }>`select txid_current()::text as txid`.execute(trx);
         txid = r.rows[0]?.txid ?? null;
       }
-      return rows;
-    };
-    // Appends need a transaction (the chain lock is transaction-scoped): open one unless given.
-    const inTrx = trx !== undefined && inWriteTransaction(trx);
-    const written = inTrx ? await run(trx!) : await this.store.transaction(run);
-    if (written && this.sinks.length > 0) {
-      // Our own transaction has committed; the caller's may still roll back.
-      this.deliver(written, inTrx ? this.committed(written[0]!.id, txid) : true);
+      this.deliver(written, this.committed(written[0]!.id, txid));
     }
+  }
+
+  /**
+   * Group commit: records not tied to a caller's transaction are appended together, one
+   * transaction for all that arrived while the previous one was being written. Each caller's
+   * promise settles when its records are committed (or the append failed).
+   */
+  private grouped(inputs: AuditInput[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ inputs, resolve, reject });
+      if (!this.flushing) {
+        // Start after the requests already in this turn of the event loop have queued theirs.
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        try {
+          const written = await this.store.transaction((db) =>
+            this.append(
+              db,
+              batch.flatMap((b) => b.inputs),
+            ),
+          );
+          if (written && this.sinks.length > 0) this.deliver(written, true);
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Appends records to the chain inside `db`'s transaction; returns the rows written. */
+  private async append(
+    db: Kysely<Database>,
+    inputs: AuditInput[],
+  ): Promise<Array<ChainedFields & { prev_hash: string; hash: string }> | undefined> {
+    const disabled = await this.disabledEvents(db);
+    const kept = inputs.filter((i) => ALWAYS_ON_EVENTS.has(i.event) || !disabled.has(i.event));
+    if (kept.length === 0) return undefined;
+    await this.lockChain(db);
+    const last = await db
+      .selectFrom('audit_log')
+      .select('hash')
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    let prev = last?.hash ?? GENESIS_HASH;
+    const at = this.clock.now();
+    const rows = kept.map((i) => {
+      const f: ChainedFields = {
+        id: newUuid(),
+        at,
+        user_id: i.actor.userId,
+        login_name: i.actor.loginName,
+        ip: i.actor.ip,
+        event: i.event,
+        status: i.status,
+        target: i.target ?? '',
+        details: JSON.stringify(i.details ?? {}),
+        offline: i.offline ? 1 : 0,
+        occurred_at: i.occurredAt ?? null,
+      };
+      const hash = recordHash(prev, f);
+      const row = { ...f, prev_hash: prev, hash };
+      prev = hash;
+      return row;
+    });
+    // Chunked so a 10,000-entry offline sync stays under the bind-parameter limits.
+    for (let i = 0; i < rows.length; i += 500) {
+      await db
+        .insertInto('audit_log')
+        .values(rows.slice(i, i + 500))
+        .execute();
+    }
+    return rows;
   }
 
   /** Resolves once every record written so far has been handed to the sinks (or dropped). */
