@@ -150,16 +150,8 @@ export async function findSameGrant(
     .executeTakeFirst();
 }
 
-/**
- * The grants made on the given folders and on the given entry, with the names of their principals
- * and levels (one query).
- */
-export async function listNodeGrants(
-  db: Kysely<Database>,
-  folderIds: readonly string[],
-  entryId: string | null,
-): Promise<GrantListRow[]> {
-  if (folderIds.length === 0 && entryId === null) return [];
+/** Grants with their level's name and their principal's names (one join, no query per row). */
+function grantListQuery(db: Kysely<Database>) {
   return db
     .selectFrom('grants')
     .innerJoin('access_levels', 'access_levels.id', 'grants.access_level_id')
@@ -175,7 +167,20 @@ export async function listNodeGrants(
       'users.login_name as user_login_name',
       'users.display_name as user_display_name',
       'roles.name as role_name',
-    ])
+    ]);
+}
+
+/**
+ * The grants made on the given folders and on the given entry, with the names of their principals
+ * and levels (one query).
+ */
+export async function listNodeGrants(
+  db: Kysely<Database>,
+  folderIds: readonly string[],
+  entryId: string | null,
+): Promise<GrantListRow[]> {
+  if (folderIds.length === 0 && entryId === null) return [];
+  return grantListQuery(db)
     .where((eb) => {
       const ors = [];
       if (folderIds.length > 0) {
@@ -198,22 +203,7 @@ export async function listExpiredGrants(
   db: Kysely<Database>,
   now: number,
 ): Promise<GrantListRow[]> {
-  return db
-    .selectFrom('grants')
-    .innerJoin('access_levels', 'access_levels.id', 'grants.access_level_id')
-    .leftJoin('users', (j) =>
-      j.onRef('users.id', '=', 'grants.principal_id').on('grants.principal_type', '=', 'user'),
-    )
-    .leftJoin('roles', (j) =>
-      j.onRef('roles.id', '=', 'grants.principal_id').on('grants.principal_type', '=', 'role'),
-    )
-    .selectAll('grants')
-    .select([
-      'access_levels.name as level_name',
-      'users.login_name as user_login_name',
-      'users.display_name as user_display_name',
-      'roles.name as role_name',
-    ])
+  return grantListQuery(db)
     .where('grants.expires_at', 'is not', null)
     .where('grants.expires_at', '<=', now)
     .orderBy('grants.expires_at')
