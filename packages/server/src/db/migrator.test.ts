@@ -63,21 +63,18 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
     tdb = await createTestDatabase(dialect);
     const store = open(tdb);
     await migrate(store.db, store.dialect);
-    MIGRATIONS_WITH_FAILURE: {
-      const failing = {
-        name: '9999_failing',
-        up: async (db: any) => {
-          await db.schema.createTable('half_done').addColumn('x', 'integer').execute();
-          throw new Error('boom');
-        },
-      };
-      (MIGRATIONS as any[]).push(failing);
-      try {
-        await expect(migrate(store.db, store.dialect)).rejects.toThrow('boom');
-      } finally {
-        (MIGRATIONS as any[]).pop();
-      }
-      break MIGRATIONS_WITH_FAILURE;
+    const failing = {
+      name: '9999_failing',
+      up: async (db: any) => {
+        await db.schema.createTable('half_done').addColumn('x', 'integer').execute();
+        throw new Error('boom');
+      },
+    };
+    (MIGRATIONS as any[]).push(failing);
+    try {
+      await expect(migrate(store.db, store.dialect)).rejects.toThrow('boom');
+    } finally {
+      (MIGRATIONS as any[]).pop();
     }
     await expect(sql`select * from half_done`.execute(store.db)).rejects.toThrow();
     await store.close();
