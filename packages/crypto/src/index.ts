@@ -3,3 +3,4 @@ export * from './envelope.js';
 export * from './keyring.js';
 export * from './passwords.js';
 export * from './tokens.js';
+export * from './totp.js';
