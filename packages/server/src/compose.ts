@@ -14,6 +14,7 @@ import { ensureBuiltinRoles } from './users/first-start.js';
 import { AccessService, seedAccessLevels, startSweep } from './access/service.js';
 import { VaultService } from './vault/service.js';
 import { ensureVaultRoots } from './vault/roots.js';
+import { ClientConfigService } from './clientconfig/service.js';
 
 /**
  * Everything the HTTP layer and the command-line tools use, wired once. Services receive their
@@ -33,6 +34,8 @@ export interface Services {
   access: AccessService;
   /** Folders, entries, attachments, history, tree, search, Archive, private folders (spec §1). */
   vault: VaultService;
+  /** Client configuration rules and each user's effective client settings (spec §5). */
+  clientConfig: ClientConfigService;
   /** Stops timers and closes the database. */
   close(): Promise<void>;
 }
@@ -90,6 +93,7 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
       serverId,
       access,
       vault,
+      clientConfig: new ClientConfigService(store, clock, audit),
       close: async () => {
         for (const t of timers) clearInterval(t);
         await audit.flushSinks();

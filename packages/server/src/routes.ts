@@ -4,6 +4,7 @@ import { registerUserRoutes } from './users/routes.js';
 import { registerAuditRoutes } from './audit/routes.js';
 import { registerAccessRoutes } from './access/routes.js';
 import { registerVaultRoutes } from './vault/routes.js';
+import { registerClientConfigRoutes } from './clientconfig/routes.js';
 
 /** Every area's routes, registered under /api/v1. One line per area. */
 export async function registerRoutes(app: App, services: Services): Promise<void> {
@@ -11,6 +12,7 @@ export async function registerRoutes(app: App, services: Services): Promise<void
   await registerAuditRoutes(app, services);
   await registerAccessRoutes(app, services);
   await registerVaultRoutes(app, services);
+  await registerClientConfigRoutes(app, services);
   void app;
   void services;
 }

@@ -4,6 +4,7 @@ import { m0001_initial } from './migrations/0001_initial.js';
 import { m0002_audit_user_index } from './migrations/0002_audit_user_index.js';
 import { m0003_revisions } from './migrations/0003_revisions.js';
 import { m0004_entry_change_seq } from './migrations/0004_entry_change_seq.js';
+import { m0005_client_configuration } from './migrations/0005_client_configuration.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   m0002_audit_user_index,
   m0003_revisions,
   m0004_entry_change_seq,
+  m0005_client_configuration,
 ];
 
 /** PostgreSQL advisory lock key for migrations ("strongroom.migrate"). */

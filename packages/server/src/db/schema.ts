@@ -24,6 +24,22 @@ export interface Database {
   audit_log: AuditLogTable;
   schema_migrations: SchemaMigrationTable;
   revisions: RevisionTable;
+  client_config_rules: ClientConfigRuleTable;
+}
+
+/** Client configuration rules (migration 0005). */
+export interface ClientConfigRuleTable {
+  id: string;
+  name: string;
+  /** 'user' or 'role'; null for the Default Rule. */
+  principal_type: string | null;
+  principal_id: string | null;
+  /** Order among role rules (1 = first); null otherwise. */
+  position: number | null;
+  /** ClientSettings as JSON text. */
+  settings: string;
+  created_at: number;
+  updated_at: number;
 }
 
 /** Counters bumped by triggers when watched tables change (migration 0003). */

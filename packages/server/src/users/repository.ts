@@ -1,3 +1,4 @@
+import { deleteRulesForPrincipal } from '../clientconfig/repository.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, RoleTable, UserTable } from '../db/schema.js';
 import type { RoleEdge } from './role-graph.js';
@@ -91,12 +92,14 @@ export async function countFailedLogin(db: Db, id: string, now: number): Promise
 }
 
 export async function deleteUserRow(db: Db, id: string): Promise<void> {
-  // Grants have no foreign key to their principal: remove the user's own grants with them.
+  // Grants and client configuration rules have no foreign key to their principal: remove the
+  // user's own with them.
   await db
     .deleteFrom('grants')
     .where('principal_type', '=', 'user')
     .where('principal_id', '=', id)
     .execute();
+  await deleteRulesForPrincipal(db, 'user', id);
   await db.deleteFrom('users').where('id', '=', id).execute();
 }
 
@@ -146,6 +149,7 @@ export async function deleteRoleRow(db: Db, id: string): Promise<void> {
     .where('principal_type', '=', 'role')
     .where('principal_id', '=', id)
     .execute();
+  await deleteRulesForPrincipal(db, 'role', id);
   await db.deleteFrom('roles').where('id', '=', id).execute();
 }
 
