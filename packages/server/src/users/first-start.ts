@@ -40,26 +40,18 @@ export async function ensureFirstAdministrator(
     if ((await repo.countUsers(trx)) > 0) return null;
     const now = services.clock.now();
     const id = newUuid();
-    await repo.insertUser(trx, {
-      id,
-      login_name: FIRST_ADMIN_LOGIN,
-      login_key: repo.loginKey(FIRST_ADMIN_LOGIN),
-      display_name: 'Administrator',
-      email: '',
-      enabled: 1,
-      password_hash: hash,
-      must_change_password: 1,
-      password_changed_at: now,
-      failed_logins: 0,
-      locked_until: null,
-      locked_indefinitely: 0,
-      policy_id: null,
-      totp_secret_sealed: null,
-      totp_enabled: 0,
-      created_at: now,
-      updated_at: now,
-      last_login_at: null,
-    });
+    await repo.insertUser(
+      trx,
+      repo.newUserRow({
+        id,
+        loginName: FIRST_ADMIN_LOGIN,
+        displayName: 'Administrator',
+        email: '',
+        passwordHash: hash,
+        mustChangePassword: true,
+        now,
+      }),
+    );
     await repo.addMember(trx, ADMINISTRATORS_ROLE_ID, id);
     await services.audit.record(
       {

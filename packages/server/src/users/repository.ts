@@ -27,6 +27,38 @@ export function findUserByKey(db: Db, key: string): Promise<UserRow | undefined>
   return db.selectFrom('users').selectAll().where('login_key', '=', key).executeTakeFirst();
 }
 
+/** A new, enabled, unlocked user row (the one place that knows every column's start value). */
+export function newUserRow(u: {
+  id: string;
+  loginName: string;
+  displayName: string;
+  email: string;
+  passwordHash: string;
+  mustChangePassword: boolean;
+  now: number;
+}): UserRow {
+  return {
+    id: u.id,
+    login_name: u.loginName,
+    login_key: loginKey(u.loginName),
+    display_name: u.displayName,
+    email: u.email,
+    enabled: 1,
+    password_hash: u.passwordHash,
+    must_change_password: u.mustChangePassword ? 1 : 0,
+    password_changed_at: u.now,
+    failed_logins: 0,
+    locked_until: null,
+    locked_indefinitely: 0,
+    policy_id: null,
+    totp_secret_sealed: null,
+    totp_enabled: 0,
+    created_at: u.now,
+    updated_at: u.now,
+    last_login_at: null,
+  };
+}
+
 export async function insertUser(db: Db, row: UserRow): Promise<void> {
   await db.insertInto('users').values(row).execute();
 }

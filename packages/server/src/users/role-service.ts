@@ -167,12 +167,7 @@ export class RoleService {
 
   async addMember(by: AuditActor, roleId: string, userId: string): Promise<RoleView> {
     return this.deps.store.exclusive(IDENTITY_LOCK, async (trx) => {
-      const role = await this.requireRole(trx, roleId);
-      const user = await repo.findUserById(trx, userId);
-      if (!user) throw notFound('The user');
-      if (role.id === USERS_ROLE_ID) {
-        throw conflict('Every user is a member of Users; its membership cannot be changed.');
-      }
+      const { role, user } = await this.membership(trx, roleId, userId);
       const current = await repo.directRoleIds(trx, userId);
       if (!current.includes(roleId)) {
         await repo.addMember(trx, roleId, userId);
@@ -185,12 +180,7 @@ export class RoleService {
 
   async removeMember(by: AuditActor, roleId: string, userId: string): Promise<RoleView> {
     return this.deps.store.exclusive(IDENTITY_LOCK, async (trx) => {
-      const role = await this.requireRole(trx, roleId);
-      const user = await repo.findUserById(trx, userId);
-      if (!user) throw notFound('The user');
-      if (role.id === USERS_ROLE_ID) {
-        throw conflict('Every user is a member of Users; its membership cannot be changed.');
-      }
+      const { role, user } = await this.membership(trx, roleId, userId);
       const removed = await keepingAnAdministrator(trx, () =>
         repo.removeMember(trx, roleId, userId),
       );
@@ -199,6 +189,17 @@ export class RoleService {
       await this.audit(trx, by, 'Role Updated', role, { memberRemoved: user.login_name });
       return this.view(trx, role);
     });
+  }
+
+  /** The role and user of a membership change (never the built-in Users role). */
+  private async membership(trx: repo.Db, roleId: string, userId: string) {
+    const role = await this.requireRole(trx, roleId);
+    const user = await repo.findUserById(trx, userId);
+    if (!user) throw notFound('The user');
+    if (role.id === USERS_ROLE_ID) {
+      throw conflict('Every user is a member of Users; its membership cannot be changed.');
+    }
+    return { role, user };
   }
 
   /** Makes `childId` a sub-role of `roleId`: its members count as members of `roleId`. */

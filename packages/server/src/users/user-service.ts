@@ -53,26 +53,15 @@ export class UserService {
     roleIds.delete(USERS_ROLE_ID); // every user is implicitly a member
     const hash = await hashPassword(input.password, this.deps.config.passwordHash);
     const now = this.deps.clock.now();
-    const row: repo.UserRow = {
+    const row = repo.newUserRow({
       id: newUuid(),
-      login_name: input.loginName,
-      login_key: repo.loginKey(input.loginName),
-      display_name: input.displayName ?? '',
+      loginName: input.loginName,
+      displayName: input.displayName ?? '',
       email: input.email ?? '',
-      enabled: 1,
-      password_hash: hash,
-      must_change_password: input.mustChangePassword === false ? 0 : 1,
-      password_changed_at: now,
-      failed_logins: 0,
-      locked_until: null,
-      locked_indefinitely: 0,
-      policy_id: null,
-      totp_secret_sealed: null,
-      totp_enabled: 0,
-      created_at: now,
-      updated_at: now,
-      last_login_at: null,
-    };
+      passwordHash: hash,
+      mustChangePassword: input.mustChangePassword !== false,
+      now,
+    });
     return this.deps.store.exclusive(IDENTITY_LOCK, async (trx) => {
       if (await repo.findUserByKey(trx, row.login_key)) {
         throw conflict(`A user with the login name ${input.loginName} already exists.`);
