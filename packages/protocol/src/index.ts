@@ -4,6 +4,7 @@ export * from './permissions.js';
 export * from './password-rules.js';
 export * from './access.js';
 export * from './clientconfig.js';
+export * from './policies.js';
 export * from './audit.js';
 export * from './users.js';
 export * from './vault.js';

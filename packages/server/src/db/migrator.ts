@@ -5,6 +5,7 @@ import { m0002_audit_user_index } from './migrations/0002_audit_user_index.js';
 import { m0003_revisions } from './migrations/0003_revisions.js';
 import { m0004_entry_change_seq } from './migrations/0004_entry_change_seq.js';
 import { m0005_client_configuration } from './migrations/0005_client_configuration.js';
+import { m0006_policies_two_factor } from './migrations/0006_policies_two_factor.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,6 +21,7 @@ export const MIGRATIONS: readonly Migration[] = [
   m0003_revisions,
   m0004_entry_change_seq,
   m0005_client_configuration,
+  m0006_policies_two_factor,
 ];
 
 /** PostgreSQL advisory lock key for migrations ("strongroom.migrate"). */

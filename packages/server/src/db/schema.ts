@@ -14,6 +14,9 @@ export interface Database {
   role_children: RoleChildTable;
   role_permissions: RolePermissionTable;
   sessions: SessionTable;
+  policies: PolicyTable;
+  policy_roles: PolicyRoleTable;
+  recovery_codes: RecoveryCodeTable;
   rate_limits: RateLimitTable;
   folders: FolderTable;
   entries: EntryTable;
@@ -85,9 +88,40 @@ export interface UserTable {
   policy_id: string | null;
   totp_secret_sealed: Buffer | null;
   totp_enabled: number;
+  /** The last TOTP time step accepted (a code is never accepted twice). */
+  totp_last_step: number | null;
+  totp_enrolled_at: number | null;
   created_at: number;
   updated_at: number;
   last_login_at: number | null;
+}
+
+export interface PolicyTable {
+  id: string;
+  name: string;
+  /** Lower-case name: unique. */
+  name_key: string;
+  /** 1 for the Default Policy. */
+  is_default: number;
+  /** Order among policies assigned to roles (lower first); null for the Default Policy. */
+  position: number | null;
+  /** PolicySettings as JSON text. */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The policy of a role (at most one per role). A user's own policy is `users.policy_id`. */
+export interface PolicyRoleTable {
+  role_id: string;
+  policy_id: string;
+}
+
+export interface RecoveryCodeTable {
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
 }
 
 export interface RoleTable {
@@ -128,6 +162,10 @@ export interface SessionTable {
   last_used_at: number;
   expires_at: number;
   ip: string;
+  /** Idle timeout fixed at login from the policy; null = none (API tokens). */
+  idle_timeout_ms: number | null;
+  /** 1 = the policy requires two-factor and the user must enrol before anything else. */
+  two_factor_pending: number;
 }
 
 export interface RateLimitTable {

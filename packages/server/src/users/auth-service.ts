@@ -146,6 +146,8 @@ export class AuthService {
         last_used_at: now,
         expires_at: expiresAt,
         ip,
+        idle_timeout_ms: client === 'web' ? this.deps.config.sessionIdleMs : null,
+        two_factor_pending: 0,
       });
       await this.deps.audit.record(
         {

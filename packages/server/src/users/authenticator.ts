@@ -26,7 +26,8 @@ export class SessionAuthenticator implements Authenticator {
     const row = await repo.findSessionByTokenHash(db, hashToken(token));
     if (!row) return null;
     const now = this.deps.clock.now();
-    const idleOut = row.kind === 'web' && now - row.last_used_at >= this.deps.config.sessionIdleMs;
+    const idleMs = row.idle_timeout_ms === null ? null : Number(row.idle_timeout_ms);
+    const idleOut = idleMs !== null && now - row.last_used_at >= idleMs;
     if (row.expires_at <= now || idleOut) {
       await repo.deleteSession(db, row.session_id);
       return null;

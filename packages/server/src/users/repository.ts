@@ -53,6 +53,8 @@ export function newUserRow(u: {
     policy_id: null,
     totp_secret_sealed: null,
     totp_enabled: 0,
+    totp_last_step: null,
+    totp_enrolled_at: null,
     created_at: u.now,
     updated_at: u.now,
     last_login_at: null,
@@ -340,6 +342,8 @@ export interface SessionWithUser {
   created_at: number;
   last_used_at: number;
   expires_at: number;
+  idle_timeout_ms: number | null;
+  two_factor_pending: number;
   user_id: string;
   login_name: string;
   enabled: number;
@@ -360,6 +364,8 @@ export function findSessionByTokenHash(
       'sessions.created_at',
       'sessions.last_used_at',
       'sessions.expires_at',
+      'sessions.idle_timeout_ms',
+      'sessions.two_factor_pending',
       'users.id as user_id',
       'users.login_name',
       'users.enabled',
