@@ -36,6 +36,8 @@ export const ClientSettingsSchema = Type.Object(
     passwordGenerator: PasswordGeneratorSettingsSchema,
     /** Whether the client may export entries (default false). */
     exportAllowed: Type.Boolean(),
+    /** Whether taking entries offline needs a usage comment (default false). */
+    offlineCommentRequired: Type.Boolean(),
   },
   { additionalProperties: false },
 );
@@ -49,6 +51,7 @@ export const DEFAULT_CLIENT_SETTINGS: ClientSettings = {
   lockAfterIdleMinutes: 15,
   passwordGenerator: { length: 20, uppercase: true, lowercase: true, digits: true, symbols: true },
   exportAllowed: false,
+  offlineCommentRequired: false,
 };
 
 /** Settings in a request: any subset; omitted ones keep their current (or default) value. */
@@ -71,6 +74,7 @@ export const ClientSettingsPatchSchema = Type.Object(
       ),
     ),
     exportAllowed: Type.Optional(ClientSettingsSchema.properties.exportAllowed),
+    offlineCommentRequired: Type.Optional(ClientSettingsSchema.properties.offlineCommentRequired),
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,12 @@ export const ERROR_STATUS = {
   invalid_credentials: 401,
   /** No session, or the session expired or was revoked. */
   unauthenticated: 401,
+  /** The password was right; the account has two-factor: send `totpCode` or `recoveryCode`. */
+  two_factor_required: 401,
+  /** The two-factor code (or recovery code) at login is wrong; counts as a failed login. */
+  invalid_two_factor_code: 401,
+  /** The policy requires two-factor and the user has not enrolled: enrol before anything else. */
+  two_factor_enrolment_required: 403,
   /** The password must be changed before anything else. */
   password_change_required: 403,
   /** The caller is authenticated but lacks an application permission. */
@@ -23,6 +29,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   /** The caller may see the thing but may not do this to it. */
   not_allowed: 403,
+  /** The caller holds View Entry Offline on no entry (through permanent grants): nothing to cache. */
+  offline_not_allowed: 403,
   /** The change conflicts with existing state (duplicate name, object in use…). */
   conflict: 409,
   /** The body or an attachment is larger than allowed. */

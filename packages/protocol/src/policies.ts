@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { DEFAULT_PASSWORD_REQUIREMENTS, type PasswordRequirements } from './password-rules.js';
+import { UUID_PATTERN } from './ids.js';
+import { LOGIN_NAME_PATTERN } from './users.js';
 
 /**
  * Wire schemas of policies (spec §4): account rules assigned to users directly or to roles, with
@@ -58,3 +60,91 @@ export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
   timeouts: { sessionIdleMinutes: 30, sessionLifetimeMinutes: 720, apiTokenLifetimeMinutes: 60 },
   twoFactor: 'optional',
 };
+
+const PolicyUuid = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
+
+/** Policy names: 1–100 characters, no control characters, no surrounding spaces; unique in any case. */
+export const POLICY_NAME_MAX = 100;
+export const PolicyNameSchema = Type.String({
+  minLength: 1,
+  maxLength: POLICY_NAME_MAX,
+  pattern: LOGIN_NAME_PATTERN,
+});
+
+const { passwordRequirements, lockout, timeouts, twoFactor } = PolicySettingsSchema.properties;
+
+/**
+ * Settings in a request: any subset, nested objects too; what is left out keeps its current value
+ * (on create: the documented default).
+ */
+export const PolicySettingsPatchSchema = Type.Object(
+  {
+    passwordRequirements: Type.Optional(
+      Type.Partial(passwordRequirements, { additionalProperties: false }),
+    ),
+    lockout: Type.Optional(Type.Partial(lockout, { additionalProperties: false })),
+    timeouts: Type.Optional(Type.Partial(timeouts, { additionalProperties: false })),
+    twoFactor: Type.Optional(twoFactor),
+  },
+  { additionalProperties: false },
+);
+export type PolicySettingsPatch = Static<typeof PolicySettingsPatchSchema>;
+
+export const PolicySchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  /** The Default Policy applies to everyone without another policy; it cannot be deleted. */
+  isDefault: Type.Boolean(),
+  /** Order among the other policies (1 = first; decides between role policies); null for the Default Policy. */
+  position: Type.Union([Type.Integer(), Type.Null()]),
+  settings: PolicySettingsSchema,
+  /** Roles this policy is assigned to. */
+  roleIds: Type.Array(Type.String()),
+  /** How many users have this policy assigned directly. */
+  userCount: Type.Integer(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+export type Policy = Static<typeof PolicySchema>;
+
+/** The Default Policy first, then the others in order. */
+export const PolicyListSchema = Type.Object({ policies: Type.Array(PolicySchema) });
+export type PolicyList = Static<typeof PolicyListSchema>;
+
+export const CreatePolicySchema = Type.Object(
+  { name: PolicyNameSchema, settings: Type.Optional(PolicySettingsPatchSchema) },
+  { additionalProperties: false },
+);
+export type CreatePolicy = Static<typeof CreatePolicySchema>;
+
+export const UpdatePolicySchema = Type.Object(
+  {
+    name: Type.Optional(PolicyNameSchema),
+    settings: Type.Optional(PolicySettingsPatchSchema),
+  },
+  { additionalProperties: false },
+);
+export type UpdatePolicy = Static<typeof UpdatePolicySchema>;
+
+/** Every policy but the Default Policy, each exactly once, first to last. */
+export const ReorderPoliciesSchema = Type.Object(
+  { policyIds: Type.Array(PolicyUuid, { uniqueItems: true, maxItems: 10000 }) },
+  { additionalProperties: false },
+);
+export type ReorderPolicies = Static<typeof ReorderPoliciesSchema>;
+
+/** Assigns a policy to a user or a role; null removes the assignment. */
+export const PolicyAssignmentSchema = Type.Object(
+  { policyId: Type.Union([PolicyUuid, Type.Null()]) },
+  { additionalProperties: false },
+);
+export type PolicyAssignment = Static<typeof PolicyAssignmentSchema>;
+
+/** The policy in force for a user and where it comes from. */
+export const EffectivePolicySchema = Type.Object({
+  settings: PolicySettingsSchema,
+  policyId: Type.String(),
+  policyName: Type.String(),
+  source: Type.Union([Type.Literal('user'), Type.Literal('role'), Type.Literal('default')]),
+});
+export type EffectivePolicy = Static<typeof EffectivePolicySchema>;

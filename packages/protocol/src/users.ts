@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { APP_PERMISSIONS, type AppPermission } from './permissions.js';
 import { UUID_PATTERN } from './ids.js';
+import { RecoveryCodeSchema, TotpCodeSchema } from './two-factor.js';
 
 /** Wire schemas of the identity API: login, the caller, users and roles. */
 
@@ -40,6 +41,10 @@ export const LoginRequest = Type.Object(
     loginName: Type.String({ minLength: 1, maxLength: LOGIN_NAME_MAX }),
     password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX }),
     client: Type.Optional(Type.Union([Type.Literal('web'), Type.Literal('api')])),
+    /** For an account with two-factor: the code from the authenticator app… */
+    totpCode: Type.Optional(TotpCodeSchema),
+    /** …or one of its unused recovery codes. */
+    recoveryCode: Type.Optional(RecoveryCodeSchema),
   },
   { additionalProperties: false },
 );
@@ -57,6 +62,11 @@ export const LoginResponse = Type.Object({
   /** ISO 8601. */
   expiresAt: Type.String(),
   mustChangePassword: Type.Boolean(),
+  /**
+   * The policy requires two-factor and the account has none: enrol (the `me/two-factor` routes)
+   * before anything else.
+   */
+  mustEnrolTwoFactor: Type.Boolean(),
   user: UserRef,
 });
 export type LoginResponse = Static<typeof LoginResponse>;
@@ -78,6 +88,8 @@ export const MeResponse = Type.Object({
   appPermissions: Type.Array(AppPermissionSchema),
   isAdministrator: Type.Boolean(),
   mustChangePassword: Type.Boolean(),
+  /** This session must enrol two-factor before anything else (the policy requires it). */
+  mustEnrolTwoFactor: Type.Boolean(),
 });
 export type MeResponse = Static<typeof MeResponse>;
 

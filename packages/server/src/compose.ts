@@ -15,6 +15,9 @@ import { AccessService, seedAccessLevels, startSweep } from './access/service.js
 import { VaultService } from './vault/service.js';
 import { ensureVaultRoots } from './vault/roots.js';
 import { ClientConfigService } from './clientconfig/service.js';
+import { PolicyService } from './policies/service.js';
+import { OfflineService } from './offline/service.js';
+import { withAfterCommit } from './offline/after-commit.js';
 
 /**
  * Everything the HTTP layer and the command-line tools use, wired once. Services receive their
@@ -36,6 +39,10 @@ export interface Services {
   vault: VaultService;
   /** Client configuration rules and each user's effective client settings (spec §5). */
   clientConfig: ClientConfigService;
+  /** Policies: account rules per user or role, and each user's effective policy (spec §4). */
+  policies: PolicyService;
+  /** Offline package, revision, cache inventory and journal (offline-mode §4). */
+  offline: OfflineService;
   /** Stops timers and closes the database. */
   close(): Promise<void>;
 }
@@ -50,11 +57,15 @@ export interface ComposeOptions {
 
 export async function compose(config: ServerConfig, opts: ComposeOptions = {}): Promise<Services> {
   const clock = opts.clock ?? systemClock;
-  const store = openStore({
+  const plainStore = openStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     pgSchema: config.pgSchema,
   });
+  // After every committed write, offline caches are re-checked when access may have shrunk
+  // (a counter read otherwise; see offline/after-commit.ts). Wired once the service exists.
+  let afterCommit = (): Promise<void> => Promise.resolve();
+  const store = withAfterCommit(plainStore, () => afterCommit());
   const timers: NodeJS.Timeout[] = [];
   try {
     await migrate(store.db, store.dialect);
@@ -94,6 +105,17 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
       access,
       vault,
       clientConfig: new ClientConfigService(store, clock, audit),
+      policies: new PolicyService(store, clock, audit),
+      offline: new OfflineService({
+        store: plainStore,
+        clock,
+        audit,
+        serverId,
+        vault,
+        clientConfig: { effectiveFor: (actor) => services.clientConfig.effectiveFor(actor) },
+        passwordRequirements: async (userId, roleIds) =>
+          (await services.policies.effectiveFor(userId, roleIds)).settings.passwordRequirements,
+      }),
       close: async () => {
         for (const t of timers) clearInterval(t);
         await audit.flushSinks();
@@ -101,7 +123,11 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
         await store.close();
       },
     };
-    if (opts.backgroundJobs !== false) timers.push(startSweep(services));
+    afterCommit = () => services.offline.afterCommit();
+    if (opts.backgroundJobs !== false) {
+      timers.push(startSweep(services));
+      timers.push(services.offline.startRecheck(config.sweepIntervalMs));
+    }
     return services;
   } catch (err) {
     await store.close().catch(() => undefined);

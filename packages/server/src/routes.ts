@@ -5,6 +5,8 @@ import { registerAuditRoutes } from './audit/routes.js';
 import { registerAccessRoutes } from './access/routes.js';
 import { registerVaultRoutes } from './vault/routes.js';
 import { registerClientConfigRoutes } from './clientconfig/routes.js';
+import { registerPolicyRoutes } from './policies/routes.js';
+import { registerOfflineRoutes } from './offline/routes.js';
 
 /** Every area's routes, registered under /api/v1. One line per area. */
 export async function registerRoutes(app: App, services: Services): Promise<void> {
@@ -13,6 +15,8 @@ export async function registerRoutes(app: App, services: Services): Promise<void
   await registerAccessRoutes(app, services);
   await registerVaultRoutes(app, services);
   await registerClientConfigRoutes(app, services);
+  await registerPolicyRoutes(app, services);
+  await registerOfflineRoutes(app, services);
   void app;
   void services;
 }

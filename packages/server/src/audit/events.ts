@@ -8,6 +8,8 @@ export const AUDIT_EVENTS = [
   'Password Reset',
   'Two-Factor Enrolled',
   'Two-Factor Reset',
+  'Two-Factor Disabled',
+  'Recovery Codes Regenerated',
   'User Created',
   'User Updated',
   'User Disabled',
@@ -50,6 +52,7 @@ export const AUDIT_EVENTS = [
   'Wrapping Key Rotated',
   'Offline Sync',
   'Offline Cache Revoked',
+  'Offline Cache Cleared',
   'Offline Password Viewed',
   'Private Folder Created',
 ] as const;

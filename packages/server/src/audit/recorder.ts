@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { newUuid, sha256Hex } from '@strongroom/crypto';
 import type { Database } from '../db/schema.js';
 import { inWriteTransaction, type Store } from '../db/connect.js';
@@ -205,13 +205,7 @@ export class AuditRecorder {
       prev = hash;
       return row;
     });
-    // Chunked so a 10,000-entry offline sync stays under the bind-parameter limits.
-    for (let i = 0; i < rows.length; i += 500) {
-      await db
-        .insertInto('audit_log')
-        .values(rows.slice(i, i + 500))
-        .execute();
-    }
+    await insertRows(db, this.store.dialect, rows);
     return rows;
   }
 
@@ -283,6 +277,66 @@ export class AuditRecorder {
     if (this.store.dialect === 'postgres') {
       await sql`select pg_advisory_xact_lock(${0x41554454})`.execute(db);
     }
+  }
+}
+
+/** The columns of an appended record, in insert order. */
+const COLUMNS = [
+  'id',
+  'at',
+  'user_id',
+  'login_name',
+  'ip',
+  'event',
+  'status',
+  'target',
+  'details',
+  'offline',
+  'occurred_at',
+  'prev_hash',
+  'hash',
+] as const;
+const PG_TYPES: Partial<Record<(typeof COLUMNS)[number], string>> = {
+  at: 'bigint',
+  offline: 'integer',
+  occurred_at: 'bigint',
+};
+/** SQLite: rows per statement (13 parameters each, well under the bind-parameter limit). */
+const SQLITE_ROWS = 500;
+const sqliteInserts = new Map<number, string>();
+
+/**
+ * Inserts appended rows with statements written out once rather than built row by row (an
+ * offline sync appends 10,000 at once): on PostgreSQL one statement whatever the number of rows
+ * (one array parameter per column, unnested), on SQLite multi-row inserts of up to 500 rows.
+ */
+async function insertRows(
+  db: Kysely<Database>,
+  dialect: Store['dialect'],
+  rows: ReadonlyArray<ChainedFields & { prev_hash: string; hash: string }>,
+): Promise<void> {
+  if (dialect === 'postgres') {
+    const arrays = COLUMNS.map((c) => rows.map((r) => r[c]));
+    const casts = COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ');
+    await db.executeQuery(
+      CompiledQuery.raw(
+        `insert into audit_log (${COLUMNS.join(', ')}) select * from unnest(${casts})`,
+        arrays,
+      ),
+    );
+    return;
+  }
+  for (let i = 0; i < rows.length; i += SQLITE_ROWS) {
+    const part = rows.slice(i, i + SQLITE_ROWS);
+    let text = sqliteInserts.get(part.length);
+    if (text === undefined) {
+      const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+      text = `insert into audit_log (${COLUMNS.join(', ')}) values ${Array.from({ length: part.length }, () => row).join(', ')}`;
+      sqliteInserts.set(part.length, text);
+    }
+    const params: unknown[] = [];
+    for (const r of part) for (const c of COLUMNS) params.push(r[c]);
+    await db.executeQuery(CompiledQuery.raw(text, params));
   }
 }
 

@@ -6,7 +6,7 @@ import { ADMINISTRATORS_ROLE_ID, USERS_ROLE_ID } from '../users/role-graph.js';
 import { SYSTEM_ACTOR } from '../users/context.js';
 
 export interface BenchVault {
-  /** Login name and password of a user who sees every entry (Read-Only on Root via a grant). */
+  /** A user who sees every entry and may take each offline (Full + Offline on Root). */
   seer: { loginName: string; password: string };
   entryIds: string[];
   folderIds: string[];
@@ -19,8 +19,10 @@ export interface BenchVaultShape {
   users: number;
   roles: number;
   grants: number;
-  /** Every `attachmentEvery`-th entry gets a 4 KiB attachment (0 = none). */
+  /** Every `attachmentEvery`-th entry gets an attachment (0 = none). */
   attachmentEvery?: number;
+  /** Size of those attachments in bytes (default 4 KiB). */
+  attachmentBytes?: number;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function seedBenchVault(
   }
 
   const entryIds: string[] = [];
-  const attachment = new Uint8Array(4096).fill(65);
+  const attachment = new Uint8Array(shape.attachmentBytes ?? 4096).fill(65);
   for (let i = 0; i < shape.entries; i++) {
     const folderId = folderIds[i % folderIds.length]!;
     const withAttachment = shape.attachmentEvery ? i % shape.attachmentEvery === 0 : false;

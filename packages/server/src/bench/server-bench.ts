@@ -7,22 +7,27 @@
  * run: (a) a trivial authenticated endpoint (GET /api/v1/me), (b) the whole visible tree of a
  * user who sees every entry, (c) password fetch (each one writes an audit record). Prints
  * requests/s, p50 and p99 for each, and the ratios against (a) measured in the same run.
+ * Then (d) the offline package of that user, who may take all 10,000 entries offline (1% with
+ * a 16 KiB attachment): wall time of the request and peak server memory above idle, on a fresh
+ * server process (see `offlineBench`).
  *
  * Options (environment): BENCH_DIALECTS=sqlite,postgres  BENCH_SECONDS=10  BENCH_CONNECTIONS=10
- * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ENTRIES / BENCH_FOLDERS (smaller runs).
+ * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ENTRIES / BENCH_FOLDERS (smaller runs)
+ * BENCH_PARTS=http,offline (either alone)  BENCH_OFFLINE_RUNS=5.
  */
 import autocannon, { type Result } from 'autocannon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import pg from 'pg';
 import { formatWrappingKey, newKeyMaterial, newUuid } from '@strongroom/crypto';
 import { loadConfig } from '../config/config.js';
 import { compose } from '../compose.js';
 import type { Dialect } from '../db/migrator.js';
-import { seedBenchVault } from './seed-vault.js';
-import { startServerProcess, type ServerProcess } from '../shared/server-process.js';
+import { seedBenchVault, type BenchVault } from './seed-vault.js';
+import { startServerProcess } from '../shared/server-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -33,7 +38,12 @@ const SHAPE = {
   users: 50,
   roles: 10,
   grants: 200,
+  // 1% of the entries carry a 16 KiB attachment (the offline package carries them all).
+  attachmentEvery: 100,
+  attachmentBytes: 16 * 1024,
 };
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'http,offline').split(','));
+const OFFLINE_RUNS = Number(process.env.BENCH_OFFLINE_RUNS ?? 5);
 // Cheap hashes for the 51 seeded users: logins are not what is measured here.
 const HASH_ENV = { STRONGROOM_ARGON2_MEMORY_KIB: '1024', STRONGROOM_ARGON2_ITERATIONS: '1' };
 
@@ -150,32 +160,120 @@ function timedGet(url: string, token: string): Promise<number> {
   });
 }
 
-async function benchDialect(dialect: Dialect): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
-  const wrappingKey = formatWrappingKey(newKeyMaterial());
-  const schema = `bench_${newUuid().replace(/-/g, '').slice(0, 12)}`;
-  let server: ServerProcess | undefined;
-  const env: Record<string, string> = {
-    ...HASH_ENV,
-    STRONGROOM_DATA_DIR: dataDir,
-    STRONGROOM_WRAPPING_KEY: wrappingKey,
-    STRONGROOM_LOG_LEVEL: 'warn',
-    STRONGROOM_LOGIN_RATE_ATTEMPTS: '1000',
-  };
-  if (dialect === 'postgres') {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`create schema ${schema}`);
-    await c.end();
-    env.STRONGROOM_DATABASE_URL = PG_URL;
-    env.STRONGROOM_PG_SCHEMA = schema;
-  }
-  try {
-    const services = await compose(loadConfig(env), { backgroundJobs: false });
-    const seeded = await seedBenchVault(services, SHAPE);
-    await services.close();
+/** A field of /proc/<pid>/status in KiB (VmRSS: resident now; VmHWM: peak since reset). */
+function procKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+    readFileSync(`/proc/${pid}/status`, 'utf8'),
+  );
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
 
-    server = await startServerProcess(env);
+/** CPU time the process has used so far (user + system), in milliseconds. */
+function cpuMs(pid: number): number {
+  // Fields after the command name (which is in parentheses): utime and stime are the 12th and
+  // 13th, in clock ticks (100 per second on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Resets the process's peak resident size (VmHWM) to its current size (Linux ≥ 4.0). */
+function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** KiB as decimal megabytes (the target is written in MB). */
+const mb = (kib: number): string => ((kib * 1024) / 1e6).toFixed(0);
+
+/**
+ * (d) The offline package of a user who may take every entry offline, on a fresh server process
+ * (so its memory is that of this work alone): after login and one trivial request, the idle
+ * resident size is read; then the package is requested OFFLINE_RUNS + 1 times, one at a time
+ * (the first with cold caches), each timed from sending the request to the last byte of the
+ * body, and the server's peak resident size during it (VmHWM, reset before each request) is
+ * compared with idle. Every request registers a cache and writes 10,000 audit records.
+ */
+async function offlineBench(
+  env: Record<string, string>,
+  seer: { loginName: string; password: string },
+): Promise<void> {
+  const server = await startServerProcess(env);
+  try {
+    const pid = server.child.pid!;
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...seer, client: 'api' }),
+    });
+    if (!login.ok) throw new Error(`bench login failed: ${login.status}`);
+    const { token } = (await login.json()) as { token: string };
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await (await fetch(`${server.url}/api/v1/me`, { headers })).arrayBuffer();
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = procKiB(pid, 'VmRSS');
+    const runs: Array<{ ms: number; peak: number; before: number; bytes: number; cpu: number }> =
+      [];
+    for (let i = 0; i <= OFFLINE_RUNS; i++) {
+      resetPeak(pid);
+      const before = procKiB(pid, 'VmRSS');
+      const cpu = cpuMs(pid);
+      const t = performance.now();
+      const res = await fetch(`${server.url}/api/v1/offline/package`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ clientLabel: 'bench' }),
+      });
+      const body = Buffer.from(await res.arrayBuffer());
+      const ms = performance.now() - t;
+      const peak = procKiB(pid, 'VmHWM');
+      const used = cpuMs(pid) - cpu;
+      if (!res.ok) throw new Error(`offline package answered ${res.status}: ${body.toString()}`);
+      if (i === 0) {
+        const pkg = JSON.parse(body.toString('utf8')) as {
+          entries: Array<{ attachments: unknown[] }>;
+        };
+        const withFiles = pkg.entries.filter((e) => e.attachments.length > 0).length;
+        if (pkg.entries.length !== SHAPE.entries) {
+          throw new Error(`the package holds ${pkg.entries.length} entries, not ${SHAPE.entries}`);
+        }
+        console.log(
+          `\n(d) POST /api/v1/offline/package: ${pkg.entries.length} entries, ${withFiles} with a ${SHAPE.attachmentBytes / 1024} KiB attachment, body ${(body.length / 1048576).toFixed(1)} MB`,
+        );
+      }
+      runs.push({ ms, peak, before, bytes: body.length, cpu: used });
+    }
+    const [cold, ...warm] = runs;
+    const times = warm.map((r) => r.ms).sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)]!;
+    const worstPeak = Math.max(...runs.map((r) => r.peak)) - idle;
+    const cpus = warm.map((r) => r.cpu).sort((a, b) => a - b);
+    const rises = runs.map((r) => r.peak - r.before).sort((a, b) => a - b);
+    console.log(
+      `    first request (cold caches): ${cold!.ms.toFixed(0)} ms; then median of ${warm.length}: ${median.toFixed(0)} ms (${times[0]!.toFixed(0)}–${times[times.length - 1]!.toFixed(0)})  target < 1000 ms → ${median < 1000 ? 'met' : 'NOT met'}`,
+    );
+    console.log(
+      `    server CPU time per request (user + system, median of ${cpus.length}): ${cpus[Math.floor(cpus.length / 2)]} ms`,
+    );
+    console.log(
+      `    server resident memory: idle ${mb(idle)} MB; peak above idle, worst of ${runs.length} requests: ${mb(worstPeak)} MB (per request: ${runs.map((r) => mb(r.peak - idle)).join(', ')})  target < 200 MB → ${worstPeak * 1024 < 200e6 ? 'met' : 'NOT met'}`,
+    );
+    console.log(
+      `    each request's own peak above the resident size just before it: median ${mb(rises[Math.floor(rises.length / 2)]!)} MB, worst ${mb(rises[rises.length - 1]!)} MB`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+/** (a)–(c) and the tree after a change, on a server process of their own. */
+async function httpBench(
+  env: Record<string, string>,
+  seeded: BenchVault,
+  label: string,
+): Promise<void> {
+  const server = await startServerProcess(env);
+  try {
     const login = await fetch(`${server.url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -214,12 +312,60 @@ async function benchDialect(dialect: Dialect): Promise<void> {
     }
     const rows: Row[] = targets.map(([name], k) => ({ name, ...combine(results[k]!) }));
     const cold = await coldTree(server.url, token, ids);
-    print(dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL', rows, seeded.seconds);
+    print(label, rows, seeded.seconds);
     console.log(
       `tree after a change (cache miss, one request at a time, ${cold.length} requests): p50 ${pct(cold, 50).toFixed(1)} ms, p99 ${pct(cold, 99).toFixed(1)} ms  target < 100 ms → ${pct(cold, 99) < 100 ? 'met' : 'NOT met'}`,
     );
   } finally {
-    await server?.stop();
+    await server.stop();
+  }
+}
+
+async function benchDialect(dialect: Dialect): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
+  const wrappingKey = formatWrappingKey(newKeyMaterial());
+  const schema = `bench_${newUuid().replace(/-/g, '').slice(0, 12)}`;
+  const env: Record<string, string> = {
+    ...HASH_ENV,
+    STRONGROOM_DATA_DIR: dataDir,
+    STRONGROOM_WRAPPING_KEY: wrappingKey,
+    STRONGROOM_LOG_LEVEL: 'warn',
+    STRONGROOM_LOGIN_RATE_ATTEMPTS: '1000',
+  };
+  if (dialect === 'postgres') {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`create schema ${schema}`);
+    await c.end();
+    env.STRONGROOM_DATABASE_URL = PG_URL;
+    env.STRONGROOM_PG_SCHEMA = schema;
+  }
+  try {
+    const services = await compose(loadConfig(env), { backgroundJobs: false });
+    const seeded = await seedBenchVault(services, SHAPE);
+    await services.close();
+
+    const label = dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+    if (PARTS.has('http')) await httpBench(env, seeded, label);
+    else
+      console.log(
+        `\n== ${label}: ${SHAPE.entries} entries (seeded in ${seeded.seconds.toFixed(1)} s)`,
+      );
+    if (PARTS.has('offline')) {
+      await offlineBench(env, seeded.seer);
+      // Every package wrote one Offline Sync record per entry: count them in the database.
+      const check = await compose(loadConfig(env), { backgroundJobs: false });
+      const n = await check.store.db
+        .selectFrom('audit_log')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('event', '=', 'Offline Sync')
+        .executeTakeFirstOrThrow();
+      await check.close();
+      console.log(
+        `    Offline Sync audit records written: ${Number(n.n)} (${OFFLINE_RUNS + 1} packages × ${SHAPE.entries})`,
+      );
+    }
+  } finally {
     rmSync(dataDir, { recursive: true, force: true });
     if (dialect === 'postgres') {
       const c = new pg.Client({ connectionString: PG_URL });

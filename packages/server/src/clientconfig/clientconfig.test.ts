@@ -100,6 +100,7 @@ describe.each(DIALECTS)('client configuration (%s)', (dialect) => {
         symbols: true,
       },
       exportAllowed: false,
+      offlineCommentRequired: false,
     });
     const rules = await listRules();
     expect(rules[0]).toMatchObject({
@@ -237,6 +238,7 @@ describe.each(DIALECTS)('client configuration (%s)', (dialect) => {
       [{ passwordGenerator: { digits: 'yes' } }, '/settings/passwordGenerator/digits'],
       [{ passwordGenerator: { emoji: true } }, '/settings/passwordGenerator/emoji'],
       [{ exportAllowed: 1 }, '/settings/exportAllowed'],
+      [{ offlineCommentRequired: 'yes' }, '/settings/offlineCommentRequired'],
       [{ colour: 'red' }, '/settings/colour'],
     ];
     const other = await createRole(ctx.services, unique('Other validated'));
@@ -272,6 +274,7 @@ describe.each(DIALECTS)('client configuration (%s)', (dialect) => {
         symbols: false,
       },
       exportAllowed: true,
+      offlineCommentRequired: true,
     };
     const ok = await call(admin, 'PATCH', `/client-config/rules/${rule.id}`, { settings: edge });
     expect(ok.statusCode, ok.body).toBe(200);

@@ -2,7 +2,6 @@ import {
   DEFAULT_CLIENT_SETTINGS,
   type ClientConfigRule,
   type ClientSettings,
-  type ClientSettingsPatch,
   type CreateClientConfigRule,
   type EffectiveClientConfig,
   type UpdateClientConfigRule,
@@ -16,7 +15,12 @@ import { DEFAULT_CLIENT_RULE_ID } from '../db/migrations/0005_client_configurati
 import { auditActor, type Actor } from '../http/auth.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError, conflict, invalid, notFound } from '../shared/errors.js';
-import { parseStoredJson } from '../shared/json.js';
+import {
+  checkNewOrder,
+  mergeSettings,
+  settingsDiff,
+  storedSettings as storedSettingsOf,
+} from '../shared/settings.js';
 import * as repo from './repository.js';
 
 export { DEFAULT_CLIENT_RULE_ID };
@@ -27,28 +31,9 @@ const LOCK = 'client-config';
 /** Who a rule is for: the rule's principal and where it sits among role rules. */
 type PrincipalType = 'user' | 'role';
 
-/** A patch applied to full settings; the password generator is merged field by field. */
-export function mergeSettings(
-  base: ClientSettings,
-  patch: ClientSettingsPatch = {},
-): ClientSettings {
-  const { passwordGenerator, ...rest } = patch;
-  const out: ClientSettings = { ...base, passwordGenerator: { ...base.passwordGenerator } };
-  for (const [k, v] of Object.entries(rest)) {
-    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
-  }
-  if (passwordGenerator) {
-    for (const [k, v] of Object.entries(passwordGenerator)) {
-      if (v !== undefined) (out.passwordGenerator as unknown as Record<string, unknown>)[k] = v;
-    }
-  }
-  return out;
-}
-
 /** Stored settings, completed with the defaults should a stored value lack a newer setting. */
 function storedSettings(row: repo.RuleRow): ClientSettings {
-  const stored = parseStoredJson<ClientSettingsPatch>(row.settings, {});
-  return mergeSettings(DEFAULT_CLIENT_SETTINGS, stored);
+  return storedSettingsOf(row.settings, DEFAULT_CLIENT_SETTINGS);
 }
 
 function view(row: repo.RuleRow): ClientConfigRule {
@@ -62,17 +47,6 @@ function view(row: repo.RuleRow): ClientConfigRule {
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
-}
-
-/** The settings that differ between two settings objects, as {field: {from, to}}. */
-function settingsDiff(a: ClientSettings, b: ClientSettings): Record<string, unknown> {
-  const diff: Record<string, unknown> = {};
-  for (const key of Object.keys(b) as Array<keyof ClientSettings>) {
-    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) {
-      diff[key] = { from: a[key], to: b[key] };
-    }
-  }
-  return diff;
 }
 
 /** Default Rule first, then role rules in order, then user rules by name. */
@@ -245,16 +219,12 @@ export class ClientConfigService {
       const roleRules = (await repo.listLiveRules(trx))
         .filter((r) => r.principal_type === 'role')
         .sort(byListOrder);
-      const known = new Set(roleRules.map((r) => r.id));
-      const unknown = ruleIds.findIndex((id) => !known.has(id));
-      if (unknown >= 0) {
-        throw invalid(`/ruleIds/${unknown}`, 'This is not the id of a role rule.');
-      }
-      if (new Set(ruleIds).size !== ruleIds.length || ruleIds.length !== roleRules.length) {
-        throw invalid('/ruleIds', 'List every role rule exactly once.');
-      }
       const before = roleRules.map((r) => r.id);
-      if (before.every((id, i) => id === ruleIds[i])) return;
+      const changed = checkNewOrder('/ruleIds', ruleIds, before, {
+        notInList: 'This is not the id of a role rule.',
+        incomplete: 'List every role rule exactly once.',
+      });
+      if (!changed) return;
       const now = this.clock.now();
       for (const [i, id] of ruleIds.entries()) {
         await repo.updateRule(trx, id, { position: i + 1, updated_at: now });

@@ -20,15 +20,10 @@ export interface ServerConfig {
   bodyLimitBytes: number;
   /** Largest single attachment in bytes. */
   attachmentLimitBytes: number;
-  /** Session lifetime (absolute) and idle timeout, milliseconds. */
-  sessionLifetimeMs: number;
-  sessionIdleMs: number;
-  /** API token lifetime, milliseconds. */
-  apiTokenLifetimeMs: number;
+  // Lockout, session and token lifetimes are not configured here: they are policy settings
+  // (spec §4, policies/), so they can differ per user and role and change without a restart.
   /** Login rate limit: attempts per window per client IP and per login name. */
   loginRateLimit: { attempts: number; windowMs: number };
-  /** Consecutive failed logins before lockout, and for how long (0 = until unlocked). */
-  lockout: { threshold: number; durationMs: number };
   /** Interval of the expired-grant sweep. */
   sweepIntervalMs: number;
   logLevel: string;
@@ -65,14 +60,7 @@ export function loadConfig(
     },
     bodyLimitBytes: num(env.STRONGROOM_BODY_LIMIT_BYTES, 16 * 1024 * 1024),
     attachmentLimitBytes: num(env.STRONGROOM_ATTACHMENT_LIMIT_BYTES, 5 * 1024 * 1024),
-    sessionLifetimeMs: num(env.STRONGROOM_SESSION_HOURS, 12) * 3600_000,
-    sessionIdleMs: num(env.STRONGROOM_SESSION_IDLE_MINUTES, 30) * 60_000,
-    apiTokenLifetimeMs: num(env.STRONGROOM_API_TOKEN_HOURS, 1) * 3600_000,
     loginRateLimit: { attempts: num(env.STRONGROOM_LOGIN_RATE_ATTEMPTS, 10), windowMs: 60_000 },
-    lockout: {
-      threshold: num(env.STRONGROOM_LOCKOUT_THRESHOLD, 5),
-      durationMs: num(env.STRONGROOM_LOCKOUT_MINUTES, 15) * 60_000,
-    },
     sweepIntervalMs: 60_000,
     logLevel: env.STRONGROOM_LOG_LEVEL ?? 'info',
     auditSinkFile: env.STRONGROOM_AUDIT_SINK_FILE || undefined,

@@ -6,6 +6,7 @@ import { m0003_revisions } from './migrations/0003_revisions.js';
 import { m0004_entry_change_seq } from './migrations/0004_entry_change_seq.js';
 import { m0005_client_configuration } from './migrations/0005_client_configuration.js';
 import { m0006_policies_two_factor } from './migrations/0006_policies_two_factor.js';
+import { m0007_offline_caches } from './migrations/0007_offline_caches.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   m0004_entry_change_seq,
   m0005_client_configuration,
   m0006_policies_two_factor,
+  m0007_offline_caches,
 ];
 
 /** PostgreSQL advisory lock key for migrations ("strongroom.migrate"). */

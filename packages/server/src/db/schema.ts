@@ -28,6 +28,51 @@ export interface Database {
   schema_migrations: SchemaMigrationTable;
   revisions: RevisionTable;
   client_config_rules: ClientConfigRuleTable;
+  offline_caches: OfflineCacheTable;
+  offline_cache_entries: OfflineCacheEntryTable;
+  offline_journal: OfflineJournalTable;
+}
+
+/** Caches the server packaged for offline use: the inventory (migration 0007). */
+export interface OfflineCacheTable {
+  id: string;
+  /** The owner (no foreign key: the inventory outlives the user). */
+  user_id: string;
+  /** The owner's login name exactly as stored when the cache was made. */
+  login_name: string;
+  client_label: string | null;
+  comment: string | null;
+  created_at: number;
+  /** Expire Cache After; null = never. */
+  expires_at: number | null;
+  /** Maximum offline lifetime; null = no cap. */
+  max_offline_until: number | null;
+  entry_count: number;
+  /** The owner's revision when the cache was made. */
+  revision: string;
+  /** 'active' | 'revoked' | 'cleared'. */
+  status: string;
+  status_changed_at: number | null;
+  status_reason: string | null;
+  /** Login name of who changed the status ('strongroom' for the server). */
+  status_by: string | null;
+}
+
+/** Which entries went into which cache (migration 0007). */
+export interface OfflineCacheEntryTable {
+  cache_id: string;
+  entry_id: string;
+}
+
+/** Offline journal records already recorded, by the client's record id (migration 0007). */
+export interface OfflineJournalTable {
+  cache_id: string;
+  record_id: string;
+  entry_id: string;
+  /** 'viewed' | 'copied'. */
+  action: string;
+  occurred_at: number;
+  recorded_at: number;
 }
 
 /** Client configuration rules (migration 0005). */
@@ -47,7 +92,7 @@ export interface ClientConfigRuleTable {
 
 /** Counters bumped by triggers when watched tables change (migration 0003). */
 export interface RevisionTable {
-  /** 'folders' | 'entries' | 'access_levels' | 'vault'. */
+  /** 'folders' | 'entries' | 'access_levels' | 'vault'; 'grants' | 'principals' (0007). */
   name: string;
   value: number;
 }

@@ -133,6 +133,12 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
         'Change your password first (POST /api/v1/me/password).',
       );
     }
+    if (actor.mustEnrolTwoFactor) {
+      throw new AppError(
+        'two_factor_enrolment_required',
+        'Your policy requires two-factor authentication: set it up first (/api/v1/me/two-factor).',
+      );
+    }
     if (auth === 'user') return;
     if (!actor.isAdministrator && !actor.appPermissions.has(auth.app)) {
       throw new AppError('forbidden', `This needs the application permission ${auth.app}.`);

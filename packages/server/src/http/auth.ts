@@ -4,10 +4,11 @@ import type { AppPermission } from '@strongroom/protocol';
  * What a route requires of its caller. Every route declares one (a test walks the route table);
  * the check is done centrally in one hook, never in handlers.
  * - 'public': nobody needs to be logged in (login, health, the OpenAPI document).
- * - 'session': any valid session, even one that must change its password first (me, logout,
- *   change own password).
- * - 'user': a valid session with no pending forced password change. Vault permissions are
- *   per node and checked by the vault services against effective permissions.
+ * - 'session': any valid session, even one that must change its password or enrol two-factor
+ *   first (me, logout, change own password, own policy, two-factor enrolment).
+ * - 'user': a valid session with no pending forced password change or two-factor enrolment.
+ *   Vault permissions are per node and checked by the vault services against effective
+ *   permissions.
  * - { app }: a user whose roles hold that application permission (administrators hold all).
  */
 export type RouteAuth = 'public' | 'session' | 'user' | { app: AppPermission };
@@ -23,6 +24,11 @@ export interface Actor {
   /** Every role the user belongs to, directly or through sub-roles (built-in Users included). */
   roleIds: readonly string[];
   mustChangePassword: boolean;
+  /**
+   * The session was opened while the user's policy required two-factor and they had none: only
+   * 'session' routes (including enrolment) until they enrol. Absent = false.
+   */
+  mustEnrolTwoFactor?: boolean;
   ip: string;
 }
 

@@ -6,12 +6,18 @@ import {
   newUuid,
   verifyPassword,
 } from '@strongroom/crypto';
-import { APP_PERMISSIONS, type LoginResponse, type MeResponse } from '@strongroom/protocol';
+import {
+  APP_PERMISSIONS,
+  checkPasswordRequirements,
+  type LoginResponse,
+  type MeResponse,
+} from '@strongroom/protocol';
 import type { AuditActor } from '../audit/recorder.js';
 import type { Actor } from '../http/auth.js';
 import { AppError, invalid } from '../shared/errors.js';
 import { checkNewPassword, iso, isLocked, roleRef, type IdentityDeps } from './context.js';
 import * as repo from './repository.js';
+import { twoFactorOf } from './two-factor.js';
 
 export type ClientKind = 'web' | 'api';
 
@@ -19,10 +25,14 @@ export interface LoginInput {
   loginName: string;
   password: string;
   client?: ClientKind | undefined;
+  totpCode?: string | undefined;
+  recoveryCode?: string | undefined;
 }
 
 const invalidCredentials = (): AppError =>
   new AppError('invalid_credentials', 'The login name or password is wrong.');
+
+const MINUTE_MS = 60_000;
 
 /** Stale rate-limit rows and dead sessions are swept at most this often per process. */
 const HOUSEKEEPING_INTERVAL_MS = 60_000;
@@ -112,17 +122,35 @@ export class AuthService {
       throw invalidCredentials();
     }
     if (!check.ok) {
-      await this.countFailure(user, who);
+      await this.countFailure(user, who, 'wrong password');
       throw invalidCredentials();
     }
 
+    // Lifetimes and the two-factor rule come from the policy in force now; they are fixed in the
+    // session row, so requests need no policy lookup.
+    const policy = (await this.deps.policies.effectiveForUser(user.id)).settings;
+    const hasTwoFactor = user.totp_enabled === 1;
+    if (hasTwoFactor && input.totpCode === undefined && input.recoveryCode === undefined) {
+      // Not a failure: the password was right and the client asks for the second factor next.
+      throw new AppError('two_factor_required', 'Enter the code from your authenticator app.');
+    }
+    const mustEnrol = !hasTwoFactor && policy.twoFactor === 'required';
+    const { timeouts } = policy;
     const client: ClientKind = input.client ?? 'web';
     const token = newToken();
-    const lifetime =
-      client === 'api' ? this.deps.config.apiTokenLifetimeMs : this.deps.config.sessionLifetimeMs;
-    const expiresAt = now + lifetime;
+    const lifetimeMinutes =
+      client === 'api' ? timeouts.apiTokenLifetimeMinutes : timeouts.sessionLifetimeMinutes;
+    const expiresAt = now + lifetimeMinutes * MINUTE_MS;
     const rehash = check.needsRehash ? await hashPassword(input.password, params) : null;
-    await this.deps.store.transaction(async (trx) => {
+    const factor = { totpCode: input.totpCode, recoveryCode: input.recoveryCode };
+    // The second factor is spent in the transaction that opens the session: both or neither.
+    const done = await this.deps.store.transaction(async (trx) => {
+      let method: 'totp' | 'recovery' | null = null;
+      if (hasTwoFactor) {
+        const result = await twoFactorOf(this.deps).verifyLoginFactor(trx, user, factor);
+        if (!result.ok) return false;
+        method = result.method;
+      }
       await repo.updateUser(trx, user.id, {
         failed_logins: 0,
         locked_until: null,
@@ -146,8 +174,8 @@ export class AuthService {
         last_used_at: now,
         expires_at: expiresAt,
         ip,
-        idle_timeout_ms: client === 'web' ? this.deps.config.sessionIdleMs : null,
-        two_factor_pending: 0,
+        idle_timeout_ms: client === 'web' ? timeouts.sessionIdleMinutes * MINUTE_MS : null,
+        two_factor_pending: mustEnrol ? 1 : 0,
       });
       await this.deps.audit.record(
         {
@@ -155,15 +183,29 @@ export class AuthService {
           status: 'success',
           actor: who,
           target: user.login_name,
-          details: { client, ...(rehash ? { passwordHashUpgraded: true } : {}) },
+          details: {
+            client,
+            ...(method ? { twoFactor: method } : {}),
+            ...(mustEnrol ? { mustEnrolTwoFactor: true } : {}),
+            ...(rehash ? { passwordHashUpgraded: true } : {}),
+          },
         },
         trx,
       );
+      return true;
     });
+    if (!done) {
+      await this.countFailure(user, who, 'wrong two-factor code');
+      throw new AppError(
+        'invalid_two_factor_code',
+        'The two-factor code is wrong, was already used or has expired.',
+      );
+    }
     return {
       token,
       expiresAt: iso(expiresAt),
       mustChangePassword: user.must_change_password === 1,
+      mustEnrolTwoFactor: mustEnrol,
       user: { id: user.id, loginName: user.login_name, displayName: user.display_name },
     };
   }
@@ -179,10 +221,18 @@ export class AuthService {
     );
   }
 
-  /** Counts a failed login in the user's row and locks the account at the threshold. */
-  private async countFailure(user: repo.UserRow, who: AuditActor): Promise<void> {
-    const { threshold, durationMs } = this.deps.config.lockout;
+  /**
+   * Counts a failed login (a wrong password, or a wrong two-factor code: `reason` says which, in
+   * the audit record) in the user's row, and locks the account when the count reaches the
+   * threshold of the user's effective policy: for its duration, or until an administrator unlocks
+   * it (duration null). A threshold of 0 never locks.
+   */
+  async countFailure(user: repo.UserRow, who: AuditActor, reason: string): Promise<void> {
     await this.deps.store.transaction(async (trx) => {
+      const { threshold, durationMinutes } = (
+        await this.deps.policies.effectiveForUser(user.id, trx)
+      ).settings.lockout;
+      const durationMs = durationMinutes === null ? null : durationMinutes * MINUTE_MS;
       const now = this.deps.clock.now();
       const failures = await repo.countFailedLogin(trx, user.id, now);
       await this.deps.audit.record(
@@ -191,13 +241,13 @@ export class AuthService {
           status: 'denied',
           actor: who,
           target: user.login_name,
-          details: { reason: 'wrong password', consecutiveFailures: failures },
+          details: { reason, consecutiveFailures: failures },
         },
         trx,
       );
       if (threshold > 0 && failures >= threshold) {
         const lock =
-          durationMs > 0
+          durationMs !== null
             ? { locked_until: now + durationMs, locked_indefinitely: 0 }
             : { locked_indefinitely: 1 };
         await repo.updateUser(trx, user.id, lock);
@@ -210,7 +260,7 @@ export class AuthService {
             details: {
               reason: 'too many failed logins',
               consecutiveFailures: failures,
-              lockedUntil: durationMs > 0 ? iso(now + durationMs) : 'until unlocked',
+              lockedUntil: durationMs !== null ? iso(now + durationMs) : 'until unlocked',
             },
           },
           trx,
@@ -240,6 +290,17 @@ export class AuthService {
    */
   async changePassword(actor: Actor, currentPassword: string, newPassword: string): Promise<void> {
     checkNewPassword(newPassword);
+    // The requirements of the caller's policy; an administrator's one-time password is exempt.
+    const { passwordRequirements } = (
+      await this.deps.policies.effectiveFor(actor.userId, actor.roleIds)
+    ).settings;
+    const rules = checkPasswordRequirements(newPassword, passwordRequirements);
+    if (!rules.ok) {
+      throw new AppError('validation_failed', rules.message, {
+        field: '/newPassword',
+        logDetail: `new password fails the policy rule ${rules.rule}`,
+      });
+    }
     await this.checkRateLimit([`password:user:${actor.userId}`]);
     const params = this.deps.config.passwordHash;
     const who: AuditActor = { userId: actor.userId, loginName: actor.loginName, ip: actor.ip };
@@ -292,6 +353,7 @@ export class AuthService {
       appPermissions: APP_PERMISSIONS.filter((p) => actor.appPermissions.has(p)),
       isAdministrator: actor.isAdministrator,
       mustChangePassword: actor.mustChangePassword,
+      mustEnrolTwoFactor: actor.mustEnrolTwoFactor === true,
     };
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashPassword, passwordHashParams } from '@strongroom/crypto';
+import { DEFAULT_POLICY_SETTINGS, type PolicySettingsPatch } from '@strongroom/protocol';
 import { compose, type Services } from '../compose.js';
 import { buildApp, type App } from '../http/app.js';
 import {
@@ -13,6 +14,8 @@ import {
 } from '../test-support/harness.js';
 import { adminToken, createUser, login } from '../test-support/identity.js';
 import { api, auditOf } from './test-util.js';
+import { SYSTEM_ACTOR } from './context.js';
+import { DEFAULT_POLICY_ID } from '../policies/service.js';
 
 const MINUTE = 60_000;
 
@@ -23,6 +26,9 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
     ctx = await createTestContext(dialect, opts);
     return ctx;
   };
+  /** Account rules are policy settings: these tests change the Default Policy. */
+  const defaultPolicy = (settings: PolicySettingsPatch) =>
+    ctx.services.policies.update(SYSTEM_ACTOR, DEFAULT_POLICY_ID, { settings });
   /** A second server on the same database: what another process would see. */
   const secondServer = async (overrides: TestContextOptions['config'] = {}) => {
     const services = await compose(testConfig(ctx.db, overrides), {
@@ -61,7 +67,7 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
     expect(res.json.mustChangePassword).toBe(false);
     expect(res.json.token).toMatch(/^sr_/);
     expect(Date.parse(res.json.expiresAt)).toBe(
-      ctx.clock.now() + ctx.services.config.sessionLifetimeMs,
+      ctx.clock.now() + DEFAULT_POLICY_SETTINGS.timeouts.sessionLifetimeMinutes * MINUTE,
     );
 
     const me = await api(ctx.app, 'GET', '/me', { token: res.json.token });
@@ -145,16 +151,9 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('locks after N consecutive failures, on every server, and the lock runs out', async () => {
-    await open({
-      config: {
-        lockout: { threshold: 3, durationMs: 10 * MINUTE },
-        loginRateLimit: { attempts: 100, windowMs: MINUTE },
-      },
-    });
-    const other = await secondServer({
-      lockout: { threshold: 3, durationMs: 10 * MINUTE },
-      loginRateLimit: { attempts: 100, windowMs: MINUTE },
-    });
+    await open({ config: { loginRateLimit: { attempts: 100, windowMs: MINUTE } } });
+    await defaultPolicy({ lockout: { threshold: 3, durationMinutes: 10 } });
+    const other = await secondServer({ loginRateLimit: { attempts: 100, windowMs: MINUTE } });
     const dave = await createUser(ctx.services, { loginName: 'dave' });
     const attempt = (app: App, password: string) =>
       api(app, 'POST', '/auth/login', { body: { loginName: 'dave', password } });
@@ -197,7 +196,8 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('after an expired lock, counting starts again from one', async () => {
-    await open({ config: { lockout: { threshold: 2, durationMs: 5 * MINUTE } } });
+    await open();
+    await defaultPolicy({ lockout: { threshold: 2, durationMinutes: 5 } });
     const erin = await createUser(ctx.services, { loginName: 'erin' });
     const attempt = (password: string) =>
       api(ctx.app, 'POST', '/auth/login', { body: { loginName: 'erin', password } });
@@ -211,7 +211,8 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('an indefinite lockout lasts until an administrator unlocks', async () => {
-    await open({ config: { lockout: { threshold: 2, durationMs: 0 } } });
+    await open();
+    await defaultPolicy({ lockout: { threshold: 2, durationMinutes: null } });
     const frank = await createUser(ctx.services, { loginName: 'frank' });
     const attempt = (password: string) =>
       api(ctx.app, 'POST', '/auth/login', { body: { loginName: 'frank', password } });
@@ -237,11 +238,9 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('rate-limits login attempts per client address and per login name, across servers', async () => {
-    const config = {
-      loginRateLimit: { attempts: 3, windowMs: MINUTE },
-      lockout: { threshold: 100, durationMs: MINUTE },
-    };
+    const config = { loginRateLimit: { attempts: 3, windowMs: MINUTE } };
     await open({ config });
+    await defaultPolicy({ lockout: { threshold: 100, durationMinutes: 1 } });
     const other = await secondServer(config);
     const gina = await createUser(ctx.services, { loginName: 'gina' });
     const from = (app: App, ip: string, loginName: string, password: string) =>
@@ -270,7 +269,8 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('a web session ends after the idle timeout and after its absolute lifetime', async () => {
-    await open({ config: { sessionIdleMs: 30 * MINUTE, sessionLifetimeMs: 120 * MINUTE } });
+    await open();
+    await defaultPolicy({ timeouts: { sessionIdleMinutes: 30, sessionLifetimeMinutes: 120 } });
     const hank = await createUser(ctx.services, { loginName: 'hank' });
     const token = await login(ctx.app, 'hank', hank.password);
     const me = () => api(ctx.app, 'GET', '/me', { token });
@@ -292,11 +292,12 @@ describe.each(DIALECTS)('login, sessions and passwords (%s)', (dialect) => {
   });
 
   it('an API token has its own lifetime and no idle timeout', async () => {
-    await open({
-      config: {
-        sessionIdleMs: 30 * MINUTE,
-        apiTokenLifetimeMs: 60 * MINUTE,
-        sessionLifetimeMs: 600 * MINUTE,
+    await open();
+    await defaultPolicy({
+      timeouts: {
+        sessionIdleMinutes: 30,
+        apiTokenLifetimeMinutes: 60,
+        sessionLifetimeMinutes: 600,
       },
     });
     const ivy = await createUser(ctx.services, { loginName: 'ivy' });

@@ -58,6 +58,7 @@ export class SessionAuthenticator implements Authenticator {
       appPermissions,
       roleIds,
       mustChangePassword: row.must_change_password === 1,
+      mustEnrolTwoFactor: Number(row.two_factor_pending) === 1,
       ip,
     };
   }

@@ -15,7 +15,10 @@ import type { Db, RoleRow, UserRow } from './repository.js';
 import { enabledAdministratorIds } from './repository.js';
 
 /** What the identity services need from the composition root. */
-export type IdentityDeps = Pick<Services, 'store' | 'clock' | 'audit' | 'config'>;
+export type IdentityDeps = Pick<
+  Services,
+  'store' | 'clock' | 'audit' | 'config' | 'policies' | 'sealer'
+>;
 
 /** Name of the cross-process lock every change of users, roles and memberships takes. */
 export const IDENTITY_LOCK = 'strongroom.identity';

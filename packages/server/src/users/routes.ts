@@ -23,6 +23,7 @@ import { API_PREFIX, type App } from '../http/app.js';
 import { auditActor, type Actor } from '../http/auth.js';
 import { AppError, invalid } from '../shared/errors.js';
 import { identityOf } from './identity.js';
+import { registerTwoFactorRoutes } from './two-factor-routes.js';
 
 const IdParams = Type.Object({ id: IdSchema }, { additionalProperties: false });
 const MemberParams = Type.Object(
@@ -60,6 +61,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
   const { users, roles, auth } = identityOf(services);
   const MANAGE_USERS = { app: 'manageUsers' } as const;
   const MANAGE_ROLES = { app: 'manageRoles' } as const;
+  await registerTwoFactorRoutes(app, services);
 
   // ---- session ----
 

@@ -12,6 +12,7 @@ import {
 } from './context.js';
 import * as repo from './repository.js';
 import { ADMINISTRATORS_ROLE_ID, USERS_ROLE_ID } from './role-graph.js';
+import { REVOKE_REASONS, revokeCachesOfUser } from '../offline/revoke.js';
 
 export interface CreateUserInput {
   loginName: string;
@@ -138,7 +139,10 @@ export class UserService {
     });
   }
 
-  /** Disabling revokes every session of the user; the last administrator can't be disabled. */
+  /**
+   * Disabling revokes every session and every offline cache of the user; the last administrator
+   * can't be disabled.
+   */
   async setEnabled(by: AuditActor, id: string, enabled: boolean): Promise<UserView> {
     return this.deps.store.exclusive(IDENTITY_LOCK, async (trx) => {
       const user = await this.requireUser(trx, id);
@@ -157,6 +161,8 @@ export class UserService {
         },
         trx,
       );
+      // A disabled user's offline caches are revoked in the same change.
+      if (!enabled) await revokeCachesOfUser(trx, this.deps, id, REVOKE_REASONS.disabled, by);
       return this.view(trx, { ...user, ...values });
     });
   }

@@ -12,6 +12,8 @@ import { ADMIN_COMMAND_ACTOR, createUserCommand, resetPasswordCommand } from './
 import { ensureFirstAdministrator } from './first-start.js';
 import { ADMINISTRATORS_ROLE_ID, USERS_ROLE_ID } from './role-graph.js';
 import { api, auditOf } from './test-util.js';
+import { SYSTEM_ACTOR } from './context.js';
+import { DEFAULT_POLICY_ID } from '../policies/service.js';
 
 describe.each(DIALECTS)('users (%s)', (dialect) => {
   let ctx: TestContext;
@@ -215,8 +217,9 @@ describe.each(DIALECTS)('users (%s)', (dialect) => {
   });
 
   it('admin commands create users and reset passwords, audited as strongroom-admin', async () => {
-    ctx = await createTestContext(dialect, {
-      config: { lockout: { threshold: 1, durationMs: 0 } },
+    ctx = await createTestContext(dialect);
+    await ctx.services.policies.update(SYSTEM_ACTOR, DEFAULT_POLICY_ID, {
+      settings: { lockout: { threshold: 1, durationMinutes: null } },
     });
     const first = testSecret('first');
     const created = await createUserCommand(ctx.services, {
