@@ -53,31 +53,66 @@ export function seal(key: Buffer, keyId: string, plaintext: Buffer, context: str
   return sealWithNonce(key, keyId, plaintext, context, randomBytes(NONCE_LEN));
 }
 
-/** Reads the key id of an envelope without opening it. */
-export function envelopeKeyId(envelope: Uint8Array): string {
-  const buf = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
-  if (buf.length < 4 || !buf.subarray(0, 2).equals(MAGIC))
+const asBuffer = (envelope: Uint8Array): Buffer =>
+  Buffer.isBuffer(envelope)
+    ? envelope
+    : Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
+
+/** Checks the fixed part of an envelope and returns the length of its header (magic..key id). */
+function headerLength(buf: Buffer): number {
+  if (buf.length < 4 || buf[0] !== MAGIC[0] || buf[1] !== MAGIC[1])
     throw new EnvelopeError('not an envelope');
   if (buf[2] !== ENVELOPE_VERSION)
     throw new EnvelopeError(`unsupported envelope version ${buf[2]}`);
   const n = buf[3] ?? 0;
   if (n < 1 || buf.length < 4 + n + NONCE_LEN + TAG_LEN)
     throw new EnvelopeError('truncated envelope');
-  return buf.subarray(4, 4 + n).toString('ascii');
+  return 4 + n;
+}
+
+/** Reads the key id of an envelope without opening it. */
+export function envelopeKeyId(envelope: Uint8Array): string {
+  const buf = asBuffer(envelope);
+  return buf.toString('ascii', 4, headerLength(buf));
 }
 
 export function open(key: Buffer, envelope: Uint8Array, context: string): Buffer {
-  const buf = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength);
-  const keyId = envelopeKeyId(buf);
-  const headLen = 4 + keyId.length;
+  const buf = asBuffer(envelope);
+  return openParsed(key, buf, headerLength(buf), context);
+}
+
+/**
+ * Opens an envelope with the key its key id names (`keyFor` returns undefined for an unknown
+ * id): the header is read once. For bulk reads such as exports.
+ */
+export function openWithKeyring(
+  envelope: Uint8Array,
+  context: string,
+  keyFor: (keyId: string) => Buffer | undefined,
+): Buffer {
+  const buf = asBuffer(envelope);
+  const headLen = headerLength(buf);
+  const keyId = buf.toString('ascii', 4, headLen);
+  const key = keyFor(keyId);
+  if (!key) throw new EnvelopeError(`data key ${keyId} is not available`);
+  return openParsed(key, buf, headLen, context);
+}
+
+function openParsed(key: Buffer, buf: Buffer, headLen: number, context: string): Buffer {
   const nonce = buf.subarray(headLen, headLen + NONCE_LEN);
   const tag = buf.subarray(buf.length - TAG_LEN);
   const body = buf.subarray(headLen + NONCE_LEN, buf.length - TAG_LEN);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });
-  decipher.setAAD(Buffer.concat([buf.subarray(0, headLen), Buffer.from(context, 'utf8')]));
+  // AAD = header followed by the UTF-8 context, built in one buffer.
+  const aad = Buffer.allocUnsafe(headLen + Buffer.byteLength(context, 'utf8'));
+  buf.copy(aad, 0, 0, headLen);
+  aad.write(context, headLen, 'utf8');
+  decipher.setAAD(aad);
   decipher.setAuthTag(tag);
   try {
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    const out = decipher.update(body);
+    const rest = decipher.final(); // empty for GCM, which buffers nothing
+    return rest.length === 0 ? out : Buffer.concat([out, rest]);
   } catch {
     throw new EnvelopeError('envelope failed authentication');
   }

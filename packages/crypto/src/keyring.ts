@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EnvelopeError, KEY_LEN, envelopeKeyId, open, seal } from './envelope.js';
+import { EnvelopeError, KEY_LEN, envelopeKeyId, open, openWithKeyring, seal } from './envelope.js';
 
 /**
  * Two-level keys for data at rest:
@@ -84,10 +84,7 @@ export class SecretSealer {
   }
 
   openSecret(envelope: Uint8Array, context: string): Buffer {
-    const id = envelopeKeyId(envelope);
-    const key = this.#keys.get(id);
-    if (!key) throw new EnvelopeError(`data key ${id} is not available`);
-    return open(key, envelope, context);
+    return openWithKeyring(envelope, context, (id) => this.#keys.get(id));
   }
 
   openSecretText(envelope: Uint8Array, context: string): string {
