@@ -17,12 +17,17 @@ import { AppError, conflict, invalid, notFound } from '../shared/errors.js';
 import { checkNewOrder, mergeSettings, settingsDiff, storedSettings } from '../shared/settings.js';
 import { identityGraph, nameKey } from '../users/repository.js';
 import { roleClosure } from '../users/role-graph.js';
+import { IDENTITY_LOCK } from '../users/context.js';
 import * as repo from './repository.js';
 
 export { DEFAULT_POLICY_ID };
 
-/** Lock serialising policy writes across processes (names, positions, assignments). */
-const LOCK = 'policies';
+/**
+ * Policy writes take the identity lock (the one every change of users, roles and memberships
+ * takes): an assignment can then never race the deletion of its user or role, nor a policy's
+ * deletion race an assignment to it. Policy changes are rare; sharing the lock costs nothing.
+ */
+const LOCK = IDENTITY_LOCK;
 
 type Db = Kysely<Database>;
 
