@@ -4,3 +4,4 @@ export * from './keyring.js';
 export * from './passwords.js';
 export * from './tokens.js';
 export * from './totp.js';
+export * from './open-pool.js';

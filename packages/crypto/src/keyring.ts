@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EnvelopeError, KEY_LEN, envelopeKeyId, open, openWithKeyring, seal } from './envelope.js';
+import { OpenPool, type OpenRequest } from './open-pool.js';
 
 /**
  * Two-level keys for data at rest:
@@ -64,11 +65,25 @@ export function wrappedBy(dataKey: WrappedDataKey): string {
  * The data keys in memory. Seals with the active key; opens with whichever key the envelope
  * names. `context` names where the value is stored (table, row id, column) and is authenticated.
  */
+/** Batches at least this large are opened on the worker thread (when it is built). */
+const BULK_OPEN_MIN = 64;
+
 export class SecretSealer {
   readonly #keys: Map<string, Buffer>;
   readonly #activeId: string;
+  /** Started on the first large batch; null when the worker is not built. */
+  #pool: OpenPool | null | undefined;
 
-  constructor(keys: Map<string, Buffer>, activeId: string) {
+  /**
+   * `bulkOpenOffThread`: open large batches (`openMany`) on a worker thread. Worth it when the
+   * main thread also does the database work (SQLite); with a database server (PostgreSQL) that
+   * work already runs in another process, and a worker would only compete for the cores.
+   */
+  constructor(
+    keys: Map<string, Buffer>,
+    activeId: string,
+    private readonly options: { bulkOpenOffThread?: boolean } = {},
+  ) {
     if (!keys.has(activeId)) throw new EnvelopeError('active data key missing');
     this.#keys = new Map(keys);
     this.#activeId = activeId;
@@ -89,5 +104,25 @@ export class SecretSealer {
 
   openSecretText(envelope: Uint8Array, context: string): string {
     return this.openSecret(envelope, context).toString('utf8');
+  }
+
+  /**
+   * Opens many envelopes, in order, with the same results and errors as `openSecret`. With
+   * `bulkOpenOffThread`, large batches are opened on a worker thread, so the main thread does
+   * its database work meanwhile (bulk exports such as the offline package).
+   */
+  async openMany(items: readonly OpenRequest[]): Promise<Buffer[]> {
+    if (this.options.bulkOpenOffThread === true && items.length >= BULK_OPEN_MIN) {
+      this.#pool ??= OpenPool.available() ? new OpenPool(this.#keys) : null;
+      if (this.#pool) return this.#pool.open(items);
+    }
+    return items.map((i) => this.openSecret(i.envelope, i.context));
+  }
+
+  /** Stops the worker thread, if one was started. */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
   }
 }

@@ -120,6 +120,7 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
         for (const t of timers) clearInterval(t);
         await audit.flushSinks();
         auditSink?.close();
+        await sealer.close();
         await store.close();
       },
     };

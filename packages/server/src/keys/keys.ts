@@ -214,7 +214,11 @@ export async function loadSealer(
       keys.set(row.id, unwrapDataKey(key, row));
       if (row.active) active = row.id;
     }
-    return new SecretSealer(keys, active ?? rows[0]!.id);
+    // SQLite runs in this thread: bulk decryption (exports) moves to a worker thread so the two
+    // overlap. PostgreSQL works in its own process already.
+    return new SecretSealer(keys, active ?? rows[0]!.id, {
+      bulkOpenOffThread: store.dialect === 'sqlite',
+    });
   });
 }
 

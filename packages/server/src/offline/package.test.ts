@@ -18,6 +18,35 @@ describe.each(DIALECTS)('offline package (%s)', (dialect) => {
     await ctx?.close();
   });
 
+  it('a package large enough to be decrypted in bulk (on a worker thread with SQLite) carries every value exactly', async () => {
+    const user = await w.user();
+    const f = await w.folder(null, w.unique('Bulk'));
+    // 40 entries: 40 × (password, notes, custom fields) + 4 attachments = 124 sealed values.
+    const made = [];
+    for (let i = 0; i < 40; i++) {
+      made.push(await w.entry(f, i % 10 === 0 ? { attachmentBytes: 5000 + i } : {}));
+    }
+    await w.grant({ folder: f, user: user.id, level: 'full-offline' });
+    const pkg = await w.package(user.token);
+    await expectCached(w, pkg, { in: made, out: [] });
+    const byId = new Map(pkg.entries.map((e) => [e.id, e]));
+    for (const m of made) {
+      const e = byId.get(m.id)!;
+      expect(e.password).toBe(m.password);
+      expect(e.notes).toBe(`notes of ${m.name}`);
+      expect(e.customFields.find((c) => c.name === 'pin')).toMatchObject({
+        value: m.secretField,
+        protected: true,
+      });
+      if (m.attachment) {
+        expect(e.attachments).toHaveLength(1);
+        expect(Buffer.from(e.attachments[0]!.dataBase64, 'base64').equals(m.attachment)).toBe(true);
+      } else {
+        expect(e.attachments).toEqual([]);
+      }
+    }
+  });
+
   it('carries every field, protected custom fields, attachments byte for byte, paths, folders on the way only, settings, password requirements', async () => {
     const user = await w.user({
       loginName: `Alice.Offline-${w.unique('x')}@Corp.Example`,

@@ -227,10 +227,12 @@ export class OfflineService {
     // The vault decrypts; it checks the same permissions again against its own view (which
     // counts time-limited grants too, so it can only narrow what eligibility allowed).
     const dialect = this.deps.store.dialect;
+    // Two chunks in flight: one decrypts on the sealer's worker thread while the other is read
+    // and serialised here.
     const exporting = this.exportInChunks(
       actor,
       eligible.map((e) => e.id),
-      dialect === 'postgres' ? 2 : 1,
+      2,
     );
     exporting.catch(() => undefined); // awaited below; not "unhandled" meanwhile
 
@@ -387,7 +389,7 @@ export class OfflineService {
   /**
    * Exports entries a chunk at a time and serialises each chunk at once, so the decrypted
    * entries of only `workers` chunks are alive together. With two workers one chunk's queries
-   * overlap the other's decryption (PostgreSQL).
+   * overlap the other's decryption (on the sealer's worker thread).
    */
   private async exportInChunks(
     actor: Actor,

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { newUuid, type SecretSealer } from '@strongroom/crypto';
+import { newUuid, type OpenRequest, type SecretSealer } from '@strongroom/crypto';
 import {
   VAULT_LIMITS,
   type AddAttachment,
@@ -1092,34 +1092,54 @@ export class VaultService {
       db,
       allowed.map((r) => r.id),
     );
+    // Every sealed value of the batch is opened in one call: large batches decrypt on the
+    // sealer's worker thread while this thread serves other I/O. `opened` follows `requests`.
+    const requests: OpenRequest[] = [];
+    const slot = (envelope: Buffer | null, context: string): number => {
+      if (envelope === null) return -1;
+      requests.push({ envelope, context });
+      return requests.length - 1;
+    };
+    const slots = allowed.map((r) => ({
+      password: slot(r.password_sealed, ctx.password(r.id)),
+      notes: slot(r.notes_sealed, ctx.notes(r.id)),
+      customFields: slot(r.custom_fields_sealed, ctx.customFields(r.id)),
+    }));
+    const attachmentSlots = attachments.map((a) => slot(a.data_sealed, ctx.attachment(a.id)));
+    const opened = await this.deps.sealer.openMany(requests);
+    const text = (i: number): string => (i < 0 ? '' : opened[i]!.toString('utf8'));
     const byEntry = new Map<string, ExportedEntry['attachments']>();
-    for (const a of attachments) {
+    for (const [k, a] of attachments.entries()) {
       const list = byEntry.get(a.entry_id) ?? [];
       list.push({
         id: a.id,
         fileName: a.file_name,
         size: a.size,
-        data: this.deps.sealer.openSecret(a.data_sealed, ctx.attachment(a.id)),
+        data: opened[attachmentSlots[k]!]!,
       });
       byEntry.set(a.entry_id, list);
     }
-    return allowed.map((r) => ({
-      id: r.id,
-      folderId: r.folder_id,
-      path: view.entryPath(r.folder_id, r.name),
-      name: r.name,
-      username: r.username,
-      password: openPassword(this.deps.sealer, r),
-      url: r.url,
-      notes: openNotes(this.deps.sealer, r),
-      tags: parseTags(r.tags),
-      customFields: openCustomFields(this.deps.sealer, r),
-      clientMeta: parseClientMeta(r.client_meta),
-      expiresAt: isoOrNull(r.expires_at),
-      createdAt: iso(r.created_at),
-      modifiedAt: iso(r.modified_at),
-      attachments: byEntry.get(r.id) ?? [],
-    }));
+    return allowed.map((r, k) => {
+      const s = slots[k]!;
+      return {
+        id: r.id,
+        folderId: r.folder_id,
+        path: view.entryPath(r.folder_id, r.name),
+        name: r.name,
+        username: r.username,
+        password: text(s.password),
+        url: r.url,
+        notes: text(s.notes),
+        tags: parseTags(r.tags),
+        customFields:
+          s.customFields < 0 ? [] : (JSON.parse(text(s.customFields)) as StoredCustomField[]),
+        clientMeta: parseClientMeta(r.client_meta),
+        expiresAt: isoOrNull(r.expires_at),
+        createdAt: iso(r.created_at),
+        modifiedAt: iso(r.modified_at),
+        attachments: byEntry.get(r.id) ?? [],
+      };
+    });
   }
 
   // ================================================================ private folders
