@@ -14,18 +14,13 @@ import {
 } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
-import type { Actor } from '../http/auth.js';
 import type { NodeType } from './service.js';
+import { caller } from '../http/request.js';
 
 const Id = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
 const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 const GrantParams = Type.Object({ id: Id, grantId: Id }, { additionalProperties: false });
 const NoContent = Type.Null({ description: 'No content' });
-
-function caller(req: { actor: Actor | null }): Actor {
-  // The central auth hook has set the actor on every non-public route.
-  return req.actor!;
-}
 
 /** Access levels, user access on folders and entries, block inheritance (spec §3). */
 export async function registerAccessRoutes(app: App, services: Services): Promise<void> {

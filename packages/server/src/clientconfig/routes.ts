@@ -10,7 +10,7 @@ import {
 } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
-import type { Actor } from '../http/auth.js';
+import { caller } from '../http/request.js';
 
 const IdParams = Type.Object(
   { id: Type.String({ pattern: UUID_PATTERN, maxLength: 36 }) },
@@ -18,11 +18,6 @@ const IdParams = Type.Object(
 );
 const NoContent = Type.Null({ description: 'No content' });
 const MANAGE = { app: 'manageClientConfiguration' } as const;
-
-function caller(req: { actor: Actor | null }): Actor {
-  // The central auth hook has set the actor on every non-public route.
-  return req.actor!;
-}
 
 /** Client configuration rules and each user's effective client settings (spec §5). */
 export async function registerClientConfigRoutes(app: App, services: Services): Promise<void> {

@@ -16,8 +16,8 @@ import {
 } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
-import type { Actor } from '../http/auth.js';
 import { invalid } from '../shared/errors.js';
+import { caller } from '../http/request.js';
 
 const IdParams = Type.Object(
   { id: Type.String({ pattern: UUID_PATTERN, maxLength: 36 }) },
@@ -35,11 +35,6 @@ async function refuseNull(req: FastifyRequest): Promise<void> {
 const NoContent = Type.Null({ description: 'No content' });
 const MANAGE = { app: 'manageOfflineCaches' } as const;
 const TAGS = ['offline'];
-
-function caller(req: { actor: Actor | null }): Actor {
-  // The central auth hook has set the actor on every non-public route.
-  return req.actor!;
-}
 
 /** Offline mode, server side (offline-mode §4): package, revision, inventory, journal. */
 export async function registerOfflineRoutes(app: App, services: Services): Promise<void> {

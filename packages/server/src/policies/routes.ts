@@ -12,17 +12,13 @@ import {
 } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
-import { auditActor, type Actor } from '../http/auth.js';
+import { auditActor } from '../http/auth.js';
+import { caller } from '../http/request.js';
 
 const IdParams = Type.Object({ id: IdSchema }, { additionalProperties: false });
 const NoContent = Type.Null({ description: 'No content' });
 const MANAGE = { app: 'managePolicies' } as const;
 const TAGS = ['policies'];
-
-function caller(req: FastifyRequest): Actor {
-  // The central auth hook has set the actor on every non-public route.
-  return req.actor!;
-}
 
 const who = (req: FastifyRequest) => auditActor(caller(req), req.ip);
 

@@ -1,5 +1,4 @@
 import { Type } from 'typebox';
-import type { FastifyRequest } from 'fastify';
 import {
   ChangePasswordRequest,
   CreateRoleRequest,
@@ -21,9 +20,9 @@ import {
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
 import { auditActor, type Actor } from '../http/auth.js';
-import { AppError, invalid } from '../shared/errors.js';
 import { identityOf } from './identity.js';
 import { registerTwoFactorRoutes } from './two-factor-routes.js';
+import { caller, noBody } from '../http/request.js';
 
 const IdParams = Type.Object({ id: IdSchema }, { additionalProperties: false });
 const MemberParams = Type.Object(
@@ -35,26 +34,6 @@ const SubRoleParams = Type.Object(
   { additionalProperties: false },
 );
 const NoContent = Type.Null();
-/**
- * For actions that take no body: none at all, or `{}`. Anything else (an array, null, a string,
- * an object with members) is refused with 400 before the action runs. (A schema can't tell an
- * absent body from a JSON `null`: Fastify validates both as null.)
- */
-async function noBody(req: FastifyRequest): Promise<void> {
-  const body = req.body;
-  const empty =
-    body === undefined ||
-    (typeof body === 'object' &&
-      body !== null &&
-      !Array.isArray(body) &&
-      Object.keys(body).length === 0);
-  if (!empty) throw invalid('/', 'This action takes no request body.');
-}
-
-function actorOf(req: FastifyRequest): Actor {
-  if (!req.actor) throw new AppError('unauthenticated', 'Log in first.');
-  return req.actor;
-}
 
 /** Login, the caller, users and roles (spec §2, §7). */
 export async function registerUserRoutes(app: App, services: Services): Promise<void> {
@@ -92,7 +71,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      await auth.logout(actorOf(req));
+      await auth.logout(caller(req));
       return reply.status(204).send();
     },
   );
@@ -107,7 +86,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
         response: { 200: MeResponse },
       },
     },
-    async (req) => auth.me(actorOf(req)),
+    async (req) => auth.me(caller(req)),
   );
 
   app.post(
@@ -122,7 +101,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      await auth.changePassword(actorOf(req), req.body.currentPassword, req.body.newPassword);
+      await auth.changePassword(caller(req), req.body.currentPassword, req.body.newPassword);
       return reply.status(204).send();
     },
   );
@@ -160,7 +139,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      const user = await users.create(auditActor(actorOf(req), req.ip), req.body);
+      const user = await users.create(auditActor(caller(req), req.ip), req.body);
       return reply.status(201).send(user);
     },
   );
@@ -191,7 +170,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
         response: { 200: UserView },
       },
     },
-    async (req) => users.update(auditActor(actorOf(req), req.ip), req.params.id, req.body),
+    async (req) => users.update(auditActor(caller(req), req.ip), req.params.id, req.body),
   );
 
   app.delete(
@@ -207,7 +186,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      await users.delete(auditActor(actorOf(req), req.ip), req.params.id);
+      await users.delete(auditActor(caller(req), req.ip), req.params.id);
       return reply.status(204).send();
     },
   );
@@ -229,7 +208,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
           response: { 200: UserView },
         },
       },
-      async (req) => run(actorOf(req), req.ip, req.params.id),
+      async (req) => run(caller(req), req.ip, req.params.id),
     );
   userAction('disable', 'Disable a user (ends their sessions)', (a, ip, id) =>
     users.setEnabled(auditActor(a, ip), id, false),
@@ -254,7 +233,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      users.resetPassword(auditActor(actorOf(req), req.ip), req.params.id, req.body.newPassword),
+      users.resetPassword(auditActor(caller(req), req.ip), req.params.id, req.body.newPassword),
   );
 
   // ---- roles ----
@@ -280,7 +259,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      const role = await roles.create(auditActor(actorOf(req), req.ip), req.body);
+      const role = await roles.create(auditActor(caller(req), req.ip), req.body);
       return reply.status(201).send(role);
     },
   );
@@ -311,7 +290,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
         response: { 200: RoleView },
       },
     },
-    async (req) => roles.update(auditActor(actorOf(req), req.ip), req.params.id, req.body),
+    async (req) => roles.update(auditActor(caller(req), req.ip), req.params.id, req.body),
   );
 
   app.delete(
@@ -327,7 +306,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req, reply) => {
-      await roles.delete(auditActor(actorOf(req), req.ip), req.params.id);
+      await roles.delete(auditActor(caller(req), req.ip), req.params.id);
       return reply.status(204).send();
     },
   );
@@ -345,7 +324,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      roles.addMember(auditActor(actorOf(req), req.ip), req.params.id, req.params.userId),
+      roles.addMember(auditActor(caller(req), req.ip), req.params.id, req.params.userId),
   );
 
   app.delete(
@@ -361,7 +340,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      roles.removeMember(auditActor(actorOf(req), req.ip), req.params.id, req.params.userId),
+      roles.removeMember(auditActor(caller(req), req.ip), req.params.id, req.params.userId),
   );
 
   app.put(
@@ -377,7 +356,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      roles.addSubRole(auditActor(actorOf(req), req.ip), req.params.id, req.params.childId),
+      roles.addSubRole(auditActor(caller(req), req.ip), req.params.id, req.params.childId),
   );
 
   app.delete(
@@ -393,7 +372,7 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      roles.removeSubRole(auditActor(actorOf(req), req.ip), req.params.id, req.params.childId),
+      roles.removeSubRole(auditActor(caller(req), req.ip), req.params.id, req.params.childId),
   );
 
   app.put(
@@ -409,6 +388,6 @@ export async function registerUserRoutes(app: App, services: Services): Promise<
       },
     },
     async (req) =>
-      roles.setPermissions(auditActor(actorOf(req), req.ip), req.params.id, req.body.permissions),
+      roles.setPermissions(auditActor(caller(req), req.ip), req.params.id, req.body.permissions),
   );
 }

@@ -1,5 +1,4 @@
 import { Type } from 'typebox';
-import type { FastifyRequest } from 'fastify';
 import {
   DisableTwoFactorRequest,
   IdSchema,
@@ -12,29 +11,12 @@ import {
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
 import type { Actor } from '../http/auth.js';
-import { AppError, invalid } from '../shared/errors.js';
 import { identityOf } from './identity.js';
 import { twoFactorOf } from './two-factor.js';
+import { caller, noBody } from '../http/request.js';
 
 const IdParams = Type.Object({ id: IdSchema }, { additionalProperties: false });
 const NoContent = Type.Null();
-
-/** Actions without a body accept none at all or `{}`; anything else is a 400. */
-async function noBody(req: FastifyRequest): Promise<void> {
-  const body = req.body;
-  const empty =
-    body === undefined ||
-    (typeof body === 'object' &&
-      body !== null &&
-      !Array.isArray(body) &&
-      Object.keys(body).length === 0);
-  if (!empty) throw invalid('/', 'This action takes no request body.');
-}
-
-function actorOf(req: FastifyRequest): Actor {
-  if (!req.actor) throw new AppError('unauthenticated', 'Log in first.');
-  return req.actor;
-}
 
 /**
  * TOTP two-factor (spec §4). The caller's own routes need only a session ('session'), so a user
@@ -57,7 +39,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
         response: { 200: TwoFactorStatus },
       },
     },
-    async (req) => twoFactor.status(actorOf(req)),
+    async (req) => twoFactor.status(caller(req)),
   );
 
   app.post(
@@ -72,7 +54,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
         response: { 200: TwoFactorEnrolment },
       },
     },
-    async (req) => twoFactor.beginEnrolment(actorOf(req)),
+    async (req) => twoFactor.beginEnrolment(caller(req)),
   );
 
   app.post(
@@ -87,7 +69,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
       },
     },
     async (req) => {
-      const actor = actorOf(req);
+      const actor = caller(req);
       await limitCodes(actor);
       return twoFactor.confirmEnrolment(actor, req.body.code);
     },
@@ -105,7 +87,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
       },
     },
     async (req) => {
-      const actor = actorOf(req);
+      const actor = caller(req);
       await limitCodes(actor);
       return twoFactor.regenerateRecoveryCodes(actor, req.body.code);
     },
@@ -124,7 +106,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
       },
     },
     async (req, reply) => {
-      const actor = actorOf(req);
+      const actor = caller(req);
       await limitCodes(actor);
       await twoFactor.disable(actor, req.body);
       return reply.status(204).send();
@@ -144,7 +126,7 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
       },
     },
     async (req) => {
-      await twoFactor.adminReset(actorOf(req), req.params.id);
+      await twoFactor.adminReset(caller(req), req.params.id);
       return users.get(req.params.id);
     },
   );

@@ -25,7 +25,7 @@ import {
 } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import { API_PREFIX, type App } from '../http/app.js';
-import type { Actor } from '../http/auth.js';
+import { caller } from '../http/request.js';
 
 const Id = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
 const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
@@ -43,11 +43,6 @@ const NoContent = Type.Null({ description: 'No content' });
  * so nothing beyond the documented schema can slip out.
  */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
-
-function caller(req: { actor: Actor | null }): Actor {
-  // The central auth hook has set the actor on every non-public route.
-  return req.actor!;
-}
 
 /**
  * The vault API (spec §1): folders, entries, attachments, history, tree, search, the Archive and
