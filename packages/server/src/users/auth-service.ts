@@ -49,9 +49,10 @@ export class AuthService {
 
   /**
    * Counts an attempt against fixed-window limits kept in the database (so they hold across
-   * server processes); throws 429 with the seconds until the window ends once a limit is passed.
+   * server processes); throws 429 with the seconds until the window ends once a limit is passed,
+   * saying what was limited (`what`).
    */
-  async checkRateLimit(keys: readonly string[]): Promise<void> {
+  async checkRateLimit(keys: readonly string[], what = 'login attempts'): Promise<void> {
     const { attempts, windowMs } = this.deps.config.loginRateLimit;
     if (attempts <= 0 || windowMs <= 0) return;
     const now = this.deps.clock.now();
@@ -65,7 +66,7 @@ export class AuthService {
     const over = hits.filter((h) => h.count > attempts);
     if (over.length > 0) {
       const until = Math.max(...over.map((h) => h.windowStart + windowMs));
-      throw new AppError('rate_limited', 'Too many login attempts. Wait and try again.', {
+      throw new AppError('rate_limited', `Too many ${what}. Wait and try again.`, {
         retryAfterSeconds: Math.max(1, Math.ceil((until - now) / 1000)),
         logDetail: `rate limit passed for ${over.map((h) => h.key.split(':').slice(0, 2).join(':')).join(', ')}`,
       });
@@ -301,7 +302,7 @@ export class AuthService {
         logDetail: `new password fails the policy rule ${rules.rule}`,
       });
     }
-    await this.checkRateLimit([`password:user:${actor.userId}`]);
+    await this.checkRateLimit([`password:user:${actor.userId}`], 'password change attempts');
     const params = this.deps.config.passwordHash;
     const who: AuditActor = { userId: actor.userId, loginName: actor.loginName, ip: actor.ip };
     const user = await repo.findUserById(this.db, actor.userId);

@@ -27,7 +27,8 @@ export async function registerTwoFactorRoutes(app: App, services: Services): Pro
   const twoFactor = twoFactorOf(services);
   const { auth, users } = identityOf(services);
   const ME = `${API_PREFIX}/me/two-factor`;
-  const limitCodes = (actor: Actor) => auth.checkRateLimit([`two-factor:user:${actor.userId}`]);
+  const limitCodes = (actor: Actor) =>
+    auth.checkRateLimit([`two-factor:user:${actor.userId}`], 'two-factor code attempts');
 
   app.get(
     ME,
