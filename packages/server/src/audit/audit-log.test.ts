@@ -356,7 +356,10 @@ describe.each(DIALECTS)('audit log routes (%s)', (dialect) => {
       event: 'Offline Sync' as const,
       status: 'success' as const,
       actor: { userId: null, loginName: 'bulk', ip: '127.0.0.1' },
-      target: `Root/Bulk/${i}`,
+      // Characters that need quoting in any bulk encoding: quotes, backslashes, commas,
+      // braces, non-ASCII, a JSON-looking string.
+      target: `Root/Bulk/${i} "q" \\ ,{a,b} ü 密 \u2028 null`,
+      details: { n: i, note: 'tab\there "x"' },
     }));
     await ctx.services.audit.recordMany(many);
     const res = await get('/api/v1/audit/export?format=csv&user=bulk');

@@ -301,6 +301,8 @@ const PG_TYPES: Partial<Record<(typeof COLUMNS)[number], string>> = {
   offline: 'integer',
   occurred_at: 'bigint',
 };
+/** Rows in array order (the chain's order): `seq` is drawn as they are inserted. */
+const PG_INSERT = `insert into audit_log (${COLUMNS.join(', ')}) select ${COLUMNS.join(', ')} from rows from (json_to_recordset($1::json) as (${COLUMNS.map((c) => `${c} ${PG_TYPES[c] ?? 'text'}`).join(', ')})) with ordinality as r(${COLUMNS.join(', ')}, n) order by n`;
 /** SQLite: rows per statement (13 parameters each, well under the bind-parameter limit). */
 const SQLITE_ROWS = 500;
 const sqliteInserts = new Map<number, string>();
@@ -308,7 +310,7 @@ const sqliteInserts = new Map<number, string>();
 /**
  * Inserts appended rows with statements written out once rather than built row by row (an
  * offline sync appends 10,000 at once): on PostgreSQL one statement whatever the number of rows
- * (one array parameter per column, unnested), on SQLite multi-row inserts of up to 500 rows.
+ * (the rows as one JSON parameter), on SQLite multi-row inserts of up to 500 rows.
  */
 async function insertRows(
   db: Kysely<Database>,
@@ -316,14 +318,9 @@ async function insertRows(
   rows: ReadonlyArray<ChainedFields & { prev_hash: string; hash: string }>,
 ): Promise<void> {
   if (dialect === 'postgres') {
-    const arrays = COLUMNS.map((c) => rows.map((r) => r[c]));
-    const casts = COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? 'text'}[]`).join(', ');
-    await db.executeQuery(
-      CompiledQuery.raw(
-        `insert into audit_log (${COLUMNS.join(', ')}) select * from unnest(${casts})`,
-        arrays,
-      ),
-    );
+    // The rows travel as one JSON text: building one array literal per column in the driver
+    // (quoting every element) cost this process about twice the CPU time.
+    await db.executeQuery(CompiledQuery.raw(PG_INSERT, [JSON.stringify(rows, COLUMNS as never)]));
     return;
   }
   for (let i = 0; i < rows.length; i += SQLITE_ROWS) {
