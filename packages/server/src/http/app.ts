@@ -30,6 +30,8 @@ export interface RouteRecord {
   method: string;
   url: string;
   auth: RouteAuth | undefined;
+  /** Whether the route takes a bare token as well as `Bearer` (Pleasant-compatible routes). */
+  bareToken: boolean;
 }
 
 export interface BuildOptions {
@@ -115,7 +117,12 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method, url: r.url, auth: r.config?.auth });
+      routes.push({
+        method,
+        url: r.url,
+        auth: r.config?.auth,
+        bareToken: r.config?.bareToken === true,
+      });
     }
   });
 
