@@ -16,7 +16,7 @@ const META_KEY = 'pleasant_api_settings';
 const SETTINGS_LOCK = 'settings.pleasant-api';
 
 /**
- * The administrator's settings of the Pleasant-compatible API (decision 36). Read from the
+ * The administrator's settings of the Pleasant-compatible API (docs/pleasant-api.md). Read from the
  * database on every use (one indexed read, only by the routes they govern), so a change applies
  * at once on every server process. Every change is audited as `Server Settings Changed`.
  */
