@@ -10,3 +10,4 @@ export * from './audit.js';
 export * from './users.js';
 export * from './vault.js';
 export * from './two-factor.js';
+export * from './pleasant.js';

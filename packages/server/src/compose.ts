@@ -18,6 +18,7 @@ import { ClientConfigService } from './clientconfig/service.js';
 import { PolicyService } from './policies/service.js';
 import { OfflineService } from './offline/service.js';
 import { withAfterCommit } from './offline/after-commit.js';
+import { PleasantApiSettingsService } from './pleasant/settings.js';
 
 /**
  * Everything the HTTP layer and the command-line tools use, wired once. Services receive their
@@ -43,6 +44,8 @@ export interface Services {
   policies: PolicyService;
   /** Offline package, revision, cache inventory and journal (offline-mode §4). */
   offline: OfflineService;
+  /** Administrator settings of the Pleasant-compatible API (docs/pleasant-api.md). */
+  pleasantApi: PleasantApiSettingsService;
   /** Stops timers and closes the database. */
   close(): Promise<void>;
 }
@@ -116,6 +119,7 @@ export async function compose(config: ServerConfig, opts: ComposeOptions = {}): 
         passwordRequirements: async (userId, roleIds) =>
           (await services.policies.effectiveFor(userId, roleIds)).settings.passwordRequirements,
       }),
+      pleasantApi: new PleasantApiSettingsService(store, audit),
       close: async () => {
         for (const t of timers) clearInterval(t);
         await audit.flushSinks();

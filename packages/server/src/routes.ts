@@ -7,8 +7,12 @@ import { registerVaultRoutes } from './vault/routes.js';
 import { registerClientConfigRoutes } from './clientconfig/routes.js';
 import { registerPolicyRoutes } from './policies/routes.js';
 import { registerOfflineRoutes } from './offline/routes.js';
+import { registerPleasantRoutes } from './pleasant/routes.js';
 
-/** Every area's routes, registered under /api/v1. One line per area. */
+/**
+ * Every area's routes, registered under /api/v1 (the Pleasant-compatible API under its own
+ * prefixes). One line per area.
+ */
 export async function registerRoutes(app: App, services: Services): Promise<void> {
   await registerUserRoutes(app, services);
   await registerAuditRoutes(app, services);
@@ -17,6 +21,7 @@ export async function registerRoutes(app: App, services: Services): Promise<void
   await registerClientConfigRoutes(app, services);
   await registerPolicyRoutes(app, services);
   await registerOfflineRoutes(app, services);
+  await registerPleasantRoutes(app, services);
   void app;
   void services;
 }

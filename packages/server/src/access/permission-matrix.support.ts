@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VAULT_PERMISSIONS, type VaultPermission } from '@strongroom/protocol';
 import type { App } from '../http/app.js';
 import { testSecret, type TestContext } from '../test-support/harness.js';
@@ -245,4 +245,151 @@ export function expectError(res: Response, status: 404 | 403): void {
     status: res.statusCode,
     code: (res.json() as { error?: { code?: string } }).error?.code,
   }).toEqual({ status, code: status === 404 ? 'not_found' : 'not_allowed' });
+}
+
+// ---------------------------------------------------------------- rows and cases
+
+export type Outcome = 'ok' | 'not_found' | 'not_allowed' | 'hidden';
+export type NodeRef = { type: 'folder' | 'entry'; id: string };
+
+export interface NodeNeed {
+  /** Where the grant is made, as the table says. */
+  on: string;
+  allow: VaultPermission[];
+  grant?: VaultPermission[];
+  /** The permission without which the node is invisible (404). */
+  seeBy?: VaultPermission;
+}
+
+export interface Fixture {
+  nodes: Record<string, NodeRef>;
+  /** Runs after the case's grants are made (e.g. moves the item to the Archive). */
+  arrange?: () => Promise<unknown>;
+}
+
+export interface Row<F extends Fixture = Fixture> {
+  endpoint: string;
+  needs: Record<string, NodeNeed>;
+  /** Outcome when a permission is missing, if not the default ("node.perm" or "node.G:perm"). */
+  missing?: Record<string, Outcome>;
+  /** A filtered read: a missing permission leaves the item out of a successful answer. */
+  listing?: boolean;
+  okStatus: number;
+  setup(h: MatrixHarness): Promise<F>;
+  call(h: MatrixHarness, caller: Caller, fx: F): Promise<Response>;
+  verify(h: MatrixHarness, caller: Caller, fx: F, res: Response, outcome: Outcome): Promise<void>;
+}
+
+export const row = <F extends Fixture>(r: Row<F>): Row => r as unknown as Row;
+export const folderRef = (id: string): NodeRef => ({ type: 'folder', id });
+export const entryRef = (id: string): NodeRef => ({ type: 'entry', id });
+export const ok = (o: Outcome) => o === 'ok';
+
+// ---------------------------------------------------------------- the cases
+
+interface Item {
+  node: string;
+  flag: 'allow' | 'grant';
+  perm: VaultPermission;
+}
+
+export const ALL = [...VAULT_PERMISSIONS];
+
+function items(r: Row): Item[] {
+  return Object.entries(r.needs).flatMap(([node, n]) => [
+    ...n.allow.map((perm) => ({ node, flag: 'allow' as const, perm })),
+    ...(n.grant ?? []).map((perm) => ({ node, flag: 'grant' as const, perm })),
+  ]);
+}
+
+const label = (i: Item) => `${i.node}.${i.flag === 'grant' ? 'G:' : ''}${i.perm}`;
+
+function missingOutcome(r: Row, i: Item): Outcome {
+  const override = r.missing?.[label(i)];
+  if (override) return override;
+  if (r.listing) return 'hidden';
+  return i.flag === 'allow' && r.needs[i.node]!.seeBy === i.perm ? 'not_found' : 'not_allowed';
+}
+
+function exactLevels(r: Row): Record<string, Flags> {
+  return Object.fromEntries(
+    Object.entries(r.needs).map(([node, n]) => [node, { allow: n.allow, grant: n.grant ?? [] }]),
+  );
+}
+
+export interface Case {
+  name: string;
+  levels: Record<string, Flags> | 'administrator';
+  expected: Outcome;
+}
+
+export function casesOf(r: Row): Case[] {
+  const exact = exactLevels(r);
+  const out: Case[] = [
+    { name: 'exactly the required set: allowed', levels: exact, expected: 'ok' },
+  ];
+  for (const i of items(r)) {
+    const expected = missingOutcome(r, i);
+    const without = (list: readonly VaultPermission[], flag: Item['flag']) =>
+      list.filter((p) => !(flag === i.flag && p === i.perm));
+    const n = exact[i.node]!;
+    out.push({
+      name: `required set without ${label(i)}: ${expected}`,
+      levels: {
+        ...exact,
+        [i.node]: { allow: without(n.allow, 'allow'), grant: without(n.grant, 'grant') },
+      },
+      expected,
+    });
+    out.push({
+      name: `every permission but ${label(i)} on ${i.node}: ${expected}`,
+      levels: {
+        ...exact,
+        [i.node]: { allow: without(ALL, 'allow'), grant: without(ALL, 'grant') },
+      },
+      expected,
+    });
+  }
+  out.push({
+    name: 'administrator without any grant: allowed',
+    levels: 'administrator',
+    expected: 'ok',
+  });
+  return out;
+}
+
+/**
+ * The cases of one row as tests (in the caller's `describe`): a fresh user per case gets exactly
+ * the case's grants, then calls; `expectRefusal` asserts the API's refusal shape.
+ */
+export function defineRowCases(
+  r: Row,
+  harness: () => MatrixHarness,
+  expectRefusal: (res: Response, status: 404 | 403) => void,
+): void {
+  describe(r.endpoint, () => {
+    for (const c of casesOf(r)) {
+      it(c.name, async () => {
+        const h = harness();
+        const fx = await r.setup(h);
+        let caller: Caller;
+        if (c.levels === 'administrator') {
+          caller = h.admin;
+        } else {
+          caller = await h.user();
+          for (const [node, flags] of Object.entries(c.levels)) {
+            if (flags.allow.length + flags.grant.length === 0) continue;
+            await h.grant(fx.nodes[node]!, { type: 'user', id: caller.id }, await h.level(flags));
+          }
+        }
+        await fx.arrange?.();
+        await h.markAudit();
+        const res = await r.call(h, caller, fx);
+        if (c.expected === 'ok') expect(res.statusCode, res.body).toBe(r.okStatus);
+        else if (c.expected === 'not_found') expectRefusal(res, 404);
+        else if (c.expected === 'not_allowed') expectRefusal(res, 403);
+        await r.verify(h, caller, fx, res, c.expected);
+      });
+    }
+  });
 }

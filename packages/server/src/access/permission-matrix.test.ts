@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VAULT_PERMISSIONS, type VaultPermission } from '@strongroom/protocol';
+import type { VaultPermission } from '@strongroom/protocol';
 import {
   DIALECTS,
   createTestContext,
@@ -8,12 +8,20 @@ import {
 } from '../test-support/harness.js';
 import { createRole } from '../test-support/identity.js';
 import {
+  ALL,
   MatrixHarness,
+  defineRowCases,
+  entryRef,
   expectError,
+  folderRef,
+  ok,
+  row,
   type Caller,
   type CreatedEntry,
   type Flags,
-  type Response,
+  type NodeNeed,
+  type Outcome,
+  type Row,
 } from './permission-matrix.support.js';
 
 /**
@@ -92,42 +100,7 @@ import {
  * one), and View Entry Offline, which no endpoint of the vault needs (offline caches use it).
  */
 
-type Outcome = 'ok' | 'not_found' | 'not_allowed' | 'hidden';
-type NodeRef = { type: 'folder' | 'entry'; id: string };
-
-interface NodeNeed {
-  /** Where the grant is made, as the table says. */
-  on: string;
-  allow: VaultPermission[];
-  grant?: VaultPermission[];
-  /** The permission without which the node is invisible (404). */
-  seeBy?: VaultPermission;
-}
-
-interface Fixture {
-  nodes: Record<string, NodeRef>;
-  /** Runs after the case's grants are made (e.g. moves the item to the Archive). */
-  arrange?: () => Promise<unknown>;
-}
-
-interface Row<F extends Fixture = Fixture> {
-  endpoint: string;
-  needs: Record<string, NodeNeed>;
-  /** Outcome when a permission is missing, if not the default ("node.perm" or "node.G:perm"). */
-  missing?: Record<string, Outcome>;
-  /** A filtered read: a missing permission leaves the item out of a successful answer. */
-  listing?: boolean;
-  okStatus: number;
-  setup(h: MatrixHarness): Promise<F>;
-  call(h: MatrixHarness, caller: Caller, fx: F): Promise<Response>;
-  verify(h: MatrixHarness, caller: Caller, fx: F, res: Response, outcome: Outcome): Promise<void>;
-}
-
-const row = <F extends Fixture>(r: Row<F>): Row => r as unknown as Row;
-const folderRef = (id: string): NodeRef => ({ type: 'folder', id });
-const entryRef = (id: string): NodeRef => ({ type: 'entry', id });
 const b64 = (text: string) => Buffer.from(text).toString('base64');
-const ok = (o: Outcome) => o === 'ok';
 
 /** Entry in its own folder: Root/case/F/E. */
 async function entryCase(h: MatrixHarness, extra: Record<string, unknown> = {}) {
@@ -1016,79 +989,6 @@ const ROWS: Row[] = [
 /** Routes that act on vault nodes but need no vault permission (an application permission). */
 const NOT_IN_MATRIX = ['POST /api/v1/users/:userId/private-folder'];
 
-// ---------------------------------------------------------------- the cases
-
-interface Item {
-  node: string;
-  flag: 'allow' | 'grant';
-  perm: VaultPermission;
-}
-
-const ALL = [...VAULT_PERMISSIONS];
-
-function items(r: Row): Item[] {
-  return Object.entries(r.needs).flatMap(([node, n]) => [
-    ...n.allow.map((perm) => ({ node, flag: 'allow' as const, perm })),
-    ...(n.grant ?? []).map((perm) => ({ node, flag: 'grant' as const, perm })),
-  ]);
-}
-
-const label = (i: Item) => `${i.node}.${i.flag === 'grant' ? 'G:' : ''}${i.perm}`;
-
-function missingOutcome(r: Row, i: Item): Outcome {
-  const override = r.missing?.[label(i)];
-  if (override) return override;
-  if (r.listing) return 'hidden';
-  return i.flag === 'allow' && r.needs[i.node]!.seeBy === i.perm ? 'not_found' : 'not_allowed';
-}
-
-function exactLevels(r: Row): Record<string, Flags> {
-  return Object.fromEntries(
-    Object.entries(r.needs).map(([node, n]) => [node, { allow: n.allow, grant: n.grant ?? [] }]),
-  );
-}
-
-interface Case {
-  name: string;
-  levels: Record<string, Flags> | 'administrator';
-  expected: Outcome;
-}
-
-function casesOf(r: Row): Case[] {
-  const exact = exactLevels(r);
-  const out: Case[] = [
-    { name: 'exactly the required set: allowed', levels: exact, expected: 'ok' },
-  ];
-  for (const i of items(r)) {
-    const expected = missingOutcome(r, i);
-    const without = (list: readonly VaultPermission[], flag: Item['flag']) =>
-      list.filter((p) => !(flag === i.flag && p === i.perm));
-    const n = exact[i.node]!;
-    out.push({
-      name: `required set without ${label(i)}: ${expected}`,
-      levels: {
-        ...exact,
-        [i.node]: { allow: without(n.allow, 'allow'), grant: without(n.grant, 'grant') },
-      },
-      expected,
-    });
-    out.push({
-      name: `every permission but ${label(i)} on ${i.node}: ${expected}`,
-      levels: {
-        ...exact,
-        [i.node]: { allow: without(ALL, 'allow'), grant: without(ALL, 'grant') },
-      },
-      expected,
-    });
-  }
-  out.push({
-    name: 'administrator without any grant: allowed',
-    levels: 'administrator',
-    expected: 'ok',
-  });
-  return out;
-}
-
 describe.each(DIALECTS)('permission matrix (%s)', (dialect) => {
   let ctx: TestContext;
   let h: MatrixHarness;
@@ -1376,30 +1276,5 @@ describe.each(DIALECTS)('permission matrix (%s)', (dialect) => {
     });
   });
 
-  for (const r of ROWS) {
-    describe(r.endpoint, () => {
-      for (const c of casesOf(r)) {
-        it(c.name, async () => {
-          const fx = await r.setup(h);
-          let caller: Caller;
-          if (c.levels === 'administrator') {
-            caller = h.admin;
-          } else {
-            caller = await h.user();
-            for (const [node, flags] of Object.entries(c.levels)) {
-              if (flags.allow.length + flags.grant.length === 0) continue;
-              await h.grant(fx.nodes[node]!, { type: 'user', id: caller.id }, await h.level(flags));
-            }
-          }
-          await fx.arrange?.();
-          await h.markAudit();
-          const res = await r.call(h, caller, fx);
-          if (c.expected === 'ok') expect(res.statusCode, res.body).toBe(r.okStatus);
-          else if (c.expected === 'not_found') expectError(res, 404);
-          else if (c.expected === 'not_allowed') expectError(res, 403);
-          await r.verify(h, caller, fx, res, c.expected);
-        });
-      }
-    });
-  }
+  for (const r of ROWS) defineRowCases(r, () => h, expectError);
 });

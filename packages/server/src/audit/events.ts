@@ -55,6 +55,7 @@ export const AUDIT_EVENTS = [
   'Offline Cache Cleared',
   'Offline Password Viewed',
   'Private Folder Created',
+  'Server Settings Changed',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

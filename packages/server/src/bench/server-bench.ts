@@ -10,12 +10,16 @@
  * Then (d) the offline package of that user, who may take all 10,000 entries offline (1% with
  * a 16 KiB attachment): wall time of the request and peak server memory above idle, on a fresh
  * server process (see `offlineBench`).
+ * Then (e)–(g) the Pleasant-compatible API against the native API for the calls path-lookup
+ * tools make, in alternating rounds on one server process: a token (password grant vs native
+ * login), a search, a password fetch; printed with the ratio Pleasant / native (see
+ * `pleasantBench`).
  *
  * Options (environment): BENCH_DIALECTS=sqlite,postgres  BENCH_SECONDS=10  BENCH_CONNECTIONS=10
  * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ENTRIES / BENCH_FOLDERS (smaller runs)
- * BENCH_PARTS=http,offline (either alone)  BENCH_OFFLINE_RUNS=5.
+ * BENCH_PARTS=http,offline,pleasant (any of them)  BENCH_OFFLINE_RUNS=5  BENCH_SEARCH_CONNECTIONS=2.
  */
-import autocannon, { type Result } from 'autocannon';
+import autocannon, { type RequestSpec, type Result } from 'autocannon';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +35,8 @@ import { startServerProcess } from '../shared/server-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** Connections for searches in the Pleasant part (see `pleasantBench`). */
+const SEARCH_CONNECTIONS = Number(process.env.BENCH_SEARCH_CONNECTIONS ?? 2);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SHAPE = {
   entries: Number(process.env.BENCH_ENTRIES ?? 10_000),
@@ -42,7 +48,7 @@ const SHAPE = {
   attachmentEvery: 100,
   attachmentBytes: 16 * 1024,
 };
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'http,offline').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'http,offline,pleasant').split(','));
 const OFFLINE_RUNS = Number(process.env.BENCH_OFFLINE_RUNS ?? 5);
 // Cheap hashes for the 51 seeded users: logins are not what is measured here.
 const HASH_ENV = { STRONGROOM_ARGON2_MEMORY_KIB: '1024', STRONGROOM_ARGON2_ITERATIONS: '1' };
@@ -266,6 +272,187 @@ async function offlineBench(
   }
 }
 
+/** One autocannon run of a request (with its own headers and body) for `seconds`. */
+async function runSpec(
+  url: string,
+  spec: RequestSpec,
+  seconds: number,
+  label: string,
+  connections = CONNECTIONS,
+): Promise<Result> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    requests: [spec],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    console.warn(`  warning: ${result.non2xx} non-2xx and ${result.errors} errors on ${label}`);
+  }
+  return result;
+}
+
+/**
+ * (e)–(g): what a path-lookup tool does through the Pleasant-compatible API — get a token,
+ * search for a name, fetch the password — against the same calls through the native API, on
+ * one server process, in alternating rounds (so a disturbance of the machine weighs on both
+ * alike). Tokens: every request is a real login (Argon2 with the bench's cheap parameters,
+ * a session row, a Login audit record); the login rate limit is lifted for this part only.
+ * Searches look for `server-<n>` (1 to 11 hits among 10,000 entries; the notes of every entry
+ * are decrypted); password fetches write a Password Fetched record each.
+ */
+async function pleasantBench(
+  env: Record<string, string>,
+  seeded: BenchVault,
+  label: string,
+): Promise<void> {
+  const server = await startServerProcess({ ...env, STRONGROOM_LOGIN_RATE_ATTEMPTS: '1000000000' });
+  try {
+    const { loginName, password } = seeded.seer;
+    const nativeLogin = JSON.stringify({ loginName, password, client: 'api' });
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: loginName,
+      password,
+    }).toString();
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: nativeLogin,
+    });
+    if (!login.ok) throw new Error(`bench login failed: ${login.status}`);
+    const nativeToken = ((await login.json()) as { token: string }).token;
+    const tokenRes = await fetch(`${server.url}/OAuth2/Token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
+    if (!tokenRes.ok) throw new Error(`bench token failed: ${tokenRes.status}`);
+    const pleasantToken = ((await tokenRes.json()) as { access_token: string }).access_token;
+
+    // The same answers both ways before anything is timed.
+    const ids = seeded.entryIds;
+    const check = await fetch(`${server.url}/api/v5/rest/search`, {
+      method: 'POST',
+      headers: { authorization: pleasantToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ Search: 'server-123' }),
+    });
+    const found = (await check.json()) as {
+      Credentials: Array<{ Id: string; Name: string; Path: string }>;
+    };
+    const hit = found.Credentials.find((c) => c.Name === 'server-123');
+    const expected = ids.filter((_, i) => `server-${i}`.includes('server-123')).length;
+    if (
+      !hit ||
+      found.Credentials.length !== expected ||
+      hit.Id !== ids[123] ||
+      !hit.Path.endsWith('/')
+    ) {
+      throw new Error(
+        `Pleasant search answered ${check.status} with ${found.Credentials.length} hits`,
+      );
+    }
+    const pw = await fetch(`${server.url}/api/v5/rest/entries/${ids[123]}/password`, {
+      headers: { authorization: pleasantToken },
+    });
+    if ((await pw.json()) !== 'Bench-secret-123-xyz') throw new Error('Pleasant password mismatch');
+
+    let s = 0;
+    let f = 0;
+    const term = () => `server-${(s++ * 7919) % ids.length}`;
+    const entry = () => ids[(f++ * 104729) % ids.length]!;
+    const native = { authorization: `Bearer ${nativeToken}` };
+    const bare = { authorization: pleasantToken };
+    const pairs: Array<[string, RequestSpec, string, RequestSpec]> = [
+      [
+        '(e) POST /api/v1/auth/login',
+        {
+          method: 'POST',
+          path: '/api/v1/auth/login',
+          headers: { 'content-type': 'application/json' },
+          body: nativeLogin,
+        },
+        "(e') POST /OAuth2/Token",
+        {
+          method: 'POST',
+          path: '/OAuth2/Token',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form,
+        },
+      ],
+      [
+        '(f) GET /api/v1/vault/search?q=',
+        {
+          method: 'GET',
+          headers: native,
+          setupRequest: (req) => ({ ...req, path: `/api/v1/vault/search?q=${term()}` }),
+        },
+        "(f') POST /api/v5/rest/search",
+        {
+          method: 'POST',
+          path: '/api/v5/rest/search',
+          headers: { ...bare, 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: JSON.stringify({ Search: term() }) }),
+        },
+      ],
+      [
+        '(g) GET /api/v1/entries/:id/password',
+        {
+          method: 'GET',
+          headers: native,
+          setupRequest: (req) => ({ ...req, path: `/api/v1/entries/${entry()}/password` }),
+        },
+        "(g') GET /api/v5/rest/entries/:id/password",
+        {
+          method: 'GET',
+          headers: bare,
+          setupRequest: (req) => ({ ...req, path: `/api/v5/rest/entries/${entry()}/password` }),
+        },
+      ],
+    ];
+    const targets = pairs.flatMap(([a, sa, b, sb]) => [
+      [a, sa],
+      [b, sb],
+    ]) as Array<[string, RequestSpec]>;
+    // A search takes a good part of a second of CPU (every note is decrypted): with 10
+    // connections each would wait seconds and a round would hold a dozen completions, too few
+    // to compare. Searches run on SEARCH_CONNECTIONS, in rounds ROUNDS times as long.
+    const isSearch = (name: string) => name.includes('search');
+    const connectionsOf = (name: string) => (isSearch(name) ? SEARCH_CONNECTIONS : CONNECTIONS);
+    const secondsOf = (name: string) => (isSearch(name) ? SECONDS : SECONDS / ROUNDS);
+    for (const [name, spec] of targets) {
+      await runSpec(server.url, spec, 2, name, connectionsOf(name));
+    }
+    const results: Result[][] = targets.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [k, [name, spec]] of targets.entries()) {
+        results[k]!.push(
+          await runSpec(server.url, spec, secondsOf(name), name, connectionsOf(name)),
+        );
+      }
+    }
+    const rows: Row[] = targets.map(([name], k) => ({ name, ...combine(results[k]!) }));
+    console.log(
+      `\n== ${label}: Pleasant-compatible API vs native API in ${ROUNDS} alternating rounds: token and password ${CONNECTIONS} connections, ${SECONDS} s per call; search ${SEARCH_CONNECTIONS} connections, ${SECONDS * ROUNDS} s per call\n`,
+    );
+    console.log('call                                        req/s      p50 ms   p99 ms    failed');
+    for (const r of rows) {
+      console.log(
+        `${r.name.padEnd(42)} ${r.rps.toFixed(0).padStart(7)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)} ${String(r.failed).padStart(9)}`,
+      );
+    }
+    console.log('');
+    for (let i = 0; i < rows.length; i += 2) {
+      const ratio = rows[i + 1]!.rps / rows[i]!.rps;
+      console.log(
+        `ratio ${rows[i + 1]!.name.slice(0, 4)} / ${rows[i]!.name.slice(0, 3)} (req/s): ${ratio.toFixed(3)}  target ≥ 0.80 → ${ratio >= 0.8 ? 'met' : 'NOT met'}`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 /** (a)–(c) and the tree after a change, on a server process of their own. */
 async function httpBench(
   env: Record<string, string>,
@@ -351,6 +538,7 @@ async function benchDialect(dialect: Dialect): Promise<void> {
       console.log(
         `\n== ${label}: ${SHAPE.entries} entries (seeded in ${seeded.seconds.toFixed(1)} s)`,
       );
+    if (PARTS.has('pleasant')) await pleasantBench(env, seeded, label);
     if (PARTS.has('offline')) {
       await offlineBench(env, seeded.seer);
       // Every package wrote one Offline Sync record per entry: count them in the database.

@@ -20,14 +20,39 @@ describe('HTTP application', () => {
 
   it('every non-public API route refuses a request without a session', async () => {
     const guarded = ctx.app.routeTable.filter((r) => r.auth !== 'public');
+    // The Pleasant-compatible routes are walked too; they answer in Pleasant's shape.
+    expect(guarded.filter((r) => r.url.startsWith('/api/v6/rest/')).length).toBeGreaterThan(40);
     for (const r of guarded) {
       const url = r.url.replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000');
-      const res = await ctx.app.inject({ method: r.method as 'GET', url, payload: {} });
-      expect({ route: `${r.method} ${r.url}`, status: res.statusCode }).toEqual({
+      for (const authorization of [undefined, 'Bearer not-a-token', 'not-a-token']) {
+        const res = await ctx.app.inject({
+          method: r.method as 'GET',
+          url,
+          payload: {},
+          headers: authorization ? { authorization } : {},
+        });
+        expect({ route: `${r.method} ${r.url}`, status: res.statusCode }).toEqual({
+          route: `${r.method} ${r.url}`,
+          status: 401,
+        });
+        if (/^\/api\/v[56]\/rest\//.test(r.url)) {
+          expect(res.json()).toEqual({
+            Message: 'Authorization has been denied for this request.',
+          });
+        } else {
+          expect(res.json().error.code).toBe('unauthenticated');
+        }
+      }
+    }
+  });
+
+  it('takes a bare token (no Bearer scheme) on the Pleasant-compatible routes only', () => {
+    for (const r of ctx.app.routeTable) {
+      const pleasant = /^\/api\/v[56]\/rest\//.test(r.url);
+      expect({ route: `${r.method} ${r.url}`, bare: r.bareToken }).toEqual({
         route: `${r.method} ${r.url}`,
-        status: 401,
+        bare: pleasant,
       });
-      expect(res.json().error.code).toBe('unauthenticated');
     }
   });
 

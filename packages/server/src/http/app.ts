@@ -13,6 +13,7 @@ import { AppError } from '../shared/errors.js';
 import { mapError, sendError } from './error-handler.js';
 import type { RouteAuth } from './auth.js';
 import { registerRoutes } from '../routes.js';
+import { loggableUrl, rewritePleasantUrl } from '../pleasant/url.js';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -29,6 +30,8 @@ export interface RouteRecord {
   method: string;
   url: string;
   auth: RouteAuth | undefined;
+  /** Whether the route takes a bare token as well as `Bearer` (Pleasant-compatible routes). */
+  bareToken: boolean;
 }
 
 export interface BuildOptions {
@@ -37,10 +40,41 @@ export interface BuildOptions {
   https?: { key: Buffer; cert: Buffer } | undefined;
 }
 
-function bearerToken(header: string | undefined): string | null {
+function bearerToken(header: string | undefined, allowBare: boolean): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1]! : null;
+  if (m) return m[1]!;
+  if (!allowBare) return null;
+  const bare = header.trim();
+  return /^\S+$/.test(bare) ? bare : null;
+}
+
+/**
+ * What a log line says about a request: no query string of the token endpoint (a client may put
+ * credentials there), no headers.
+ */
+function requestForLog(req: {
+  method: string;
+  url: string;
+  originalUrl?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}) {
+  return {
+    method: req.method,
+    url: loggableUrl(req.originalUrl ?? req.url),
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
+/** The logger options with the request serializer above (a ready stream stays as given). */
+function withSafeRequestLog(
+  logger: FastifyServerOptions['logger'],
+): FastifyServerOptions['logger'] {
+  if (typeof logger !== 'object' || logger === null) return logger;
+  const given = logger as { serializers?: Record<string, unknown> };
+  return { ...logger, serializers: { ...given.serializers, req: requestForLog } } as never;
 }
 
 /**
@@ -49,10 +83,19 @@ function bearerToken(header: string | undefined): string | null {
  */
 export async function buildApp(services: Services, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger ?? {
-      level: services.config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-pleasant-otp"]'],
-    },
+    logger: withSafeRequestLog(
+      opts.logger ?? {
+        level: services.config.logLevel,
+        redact: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["x-pleasant-otp"]',
+        ],
+      },
+    ),
+    // Pleasant-compatible paths are matched case-insensitively and may end with a slash: they
+    // reach the router normalised (pleasant/url.ts); every other URL is left as it is.
+    rewriteUrl: (req) => rewritePleasantUrl(req.url ?? '/'),
     bodyLimit: services.config.bodyLimitBytes,
     trustProxy: false,
     disableRequestLogging: false,
@@ -74,7 +117,12 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method, url: r.url, auth: r.config?.auth });
+      routes.push({
+        method,
+        url: r.url,
+        auth: r.config?.auth,
+        bareToken: r.config?.bareToken === true,
+      });
     }
   });
 
@@ -120,7 +168,10 @@ export async function buildApp(services: Services, opts: BuildOptions = {}): Pro
         logDetail: `route ${req.method} ${req.routeOptions.url} declares no authorization`,
       });
     }
-    const token = bearerToken(req.headers.authorization);
+    const token = bearerToken(
+      req.headers.authorization,
+      req.routeOptions.config?.bareToken === true,
+    );
     const actor = token ? await services.authenticator.authenticate(token, req.ip) : null;
     if (!actor) {
       throw new AppError('unauthenticated', 'Log in first: the session is missing or has expired.');

@@ -40,6 +40,11 @@ export interface Authenticator {
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /**
+     * The route also takes a bare token in `Authorization` (no `Bearer ` scheme), as Pleasant
+     * clients send it. Only the Pleasant-compatible routes set it.
+     */
+    bareToken?: boolean;
   }
   interface FastifyRequest {
     actor: Actor | null;

@@ -255,6 +255,27 @@ export class VaultRepository {
     return q.orderBy('created_at').orderBy('id').execute();
   }
 
+  /** Current attachment metadata of some entries (no bytes). */
+  async attachmentsOf(
+    db: Kysely<Database>,
+    entryIds: readonly string[],
+  ): Promise<AttachmentMeta[]> {
+    const out: AttachmentMeta[] = [];
+    for (const part of chunks(entryIds)) {
+      out.push(
+        ...(await db
+          .selectFrom('attachments')
+          .select(['id', 'entry_id', 'file_name', 'size', 'created_at', 'removed_at'])
+          .where('entry_id', 'in', part)
+          .where('removed_at', 'is', null)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute()),
+      );
+    }
+    return out;
+  }
+
   attachment(
     db: Kysely<Database>,
     entryId: string,

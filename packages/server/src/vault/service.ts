@@ -12,6 +12,7 @@ import {
   type Entry,
   type EntryHistory,
   type EntryLocation,
+  type EntrySummary,
   type EntryVersion,
   type Folder,
   type FolderView,
@@ -121,6 +122,15 @@ export interface ExportedEntry {
   attachments: Array<{ id: string; fileName: string; size: number; data: Buffer }>;
 }
 
+/** A folder with everything below it that the caller may see (see `folderTree`). */
+export interface FolderTree {
+  folderId: string;
+  /** The folder first, then its sub-folders depth-first (parents first, siblings by name). */
+  folders: Folder[];
+  /** Visible entries, grouped by folder in that order, with the caller's permissions on each. */
+  entries: Array<EntrySummary & { permissions: VaultPermission[] }>;
+}
+
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']}');
 
@@ -228,100 +238,116 @@ export class VaultService {
   }
 
   async updateFolder(actor: Actor, id: string, input: UpdateFolder): Promise<Folder> {
-    return this.transaction(async (trx) => {
-      await this.repo.folder(trx, id, 'update');
-      const view = await this.view(trx, actor);
-      const f = this.visibleFolder(view, id);
-      if (view.folderInArchive(id)) throw inArchive('folder');
-      if (!view.folderPerms(id).has('modifyFolders')) throw notAllowed('modify this folder');
-      const patch: Partial<FolderRow> = {};
-      const fields: string[] = [];
-      if (input.name !== undefined && input.name !== f.name) {
-        if (SYSTEM_FOLDER_KINDS.has(f.kind) || f.kind === 'private') {
-          throw conflict('System folders and private folders cannot be renamed.');
-        }
-        patch.name = checkName(input.name, '/name');
-        fields.push('name');
+    return this.transaction((trx) => this.updateFolderIn(trx, actor, id, input));
+  }
+
+  private async updateFolderIn(
+    trx: Kysely<Database>,
+    actor: Actor,
+    id: string,
+    input: UpdateFolder,
+  ): Promise<Folder> {
+    await this.repo.folder(trx, id, 'update');
+    const view = await this.view(trx, actor);
+    const f = this.visibleFolder(view, id);
+    if (view.folderInArchive(id)) throw inArchive('folder');
+    if (!view.folderPerms(id).has('modifyFolders')) throw notAllowed('modify this folder');
+    const patch: Partial<FolderRow> = {};
+    const fields: string[] = [];
+    if (input.name !== undefined && input.name !== f.name) {
+      if (SYSTEM_FOLDER_KINDS.has(f.kind) || f.kind === 'private') {
+        throw conflict('System folders and private folders cannot be renamed.');
       }
-      if (input.notes !== undefined && input.notes !== f.notes) {
-        patch.notes = checkText(input.notes, VAULT_LIMITS.notesMax, '/notes');
-        fields.push('notes');
+      patch.name = checkName(input.name, '/name');
+      fields.push('name');
+    }
+    if (input.notes !== undefined && input.notes !== f.notes) {
+      patch.notes = checkText(input.notes, VAULT_LIMITS.notesMax, '/notes');
+      fields.push('notes');
+    }
+    if (input.tags !== undefined) {
+      const tags = JSON.stringify(normalizeTags(input.tags, '/tags'));
+      if (tags !== JSON.stringify(parseTags(f.tags))) {
+        patch.tags = tags;
+        fields.push('tags');
       }
-      if (input.tags !== undefined) {
-        const tags = JSON.stringify(normalizeTags(input.tags, '/tags'));
-        if (tags !== JSON.stringify(parseTags(f.tags))) {
-          patch.tags = tags;
-          fields.push('tags');
-        }
+    }
+    if (input.customFields !== undefined) {
+      const cf = JSON.stringify(checkFolderCustomFields(input.customFields, '/customFields'));
+      if (cf !== JSON.stringify(parseFolderCustomFields(f.custom_fields))) {
+        patch.custom_fields = cf;
+        fields.push('customFields');
       }
-      if (input.customFields !== undefined) {
-        const cf = JSON.stringify(checkFolderCustomFields(input.customFields, '/customFields'));
-        if (cf !== JSON.stringify(parseFolderCustomFields(f.custom_fields))) {
-          patch.custom_fields = cf;
-          fields.push('customFields');
-        }
+    }
+    if (input.clientMeta !== undefined) {
+      const meta = JSON.stringify(checkClientMeta(input.clientMeta, '/clientMeta'));
+      if (meta !== JSON.stringify(parseClientMeta(f.client_meta))) {
+        patch.client_meta = meta;
+        fields.push('clientMeta');
       }
-      if (input.clientMeta !== undefined) {
-        const meta = JSON.stringify(checkClientMeta(input.clientMeta, '/clientMeta'));
-        if (meta !== JSON.stringify(parseClientMeta(f.client_meta))) {
-          patch.client_meta = meta;
-          fields.push('clientMeta');
-        }
+    }
+    if (input.expiresAt !== undefined) {
+      const t = parseTime(input.expiresAt, '/expiresAt');
+      if (t !== f.expires_at) {
+        patch.expires_at = t;
+        fields.push('expiresAt');
       }
-      if (input.expiresAt !== undefined) {
-        const t = parseTime(input.expiresAt, '/expiresAt');
-        if (t !== f.expires_at) {
-          patch.expires_at = t;
-          fields.push('expiresAt');
-        }
-      }
-      if (fields.length === 0) return folderDto(view, f);
-      patch.modified_at = this.deps.clock.now();
-      await this.repo.updateFolder(trx, id, patch);
-      const row = { ...f, ...patch };
-      const after = view.with([row]);
-      await this.record(trx, actor, 'Folder Updated', after.path(id), {
-        fields,
-        ...(patch.name !== undefined ? { previousPath: view.path(id) } : {}),
-      });
-      return folderDto(after, row);
+    }
+    if (fields.length === 0) return folderDto(view, f);
+    patch.modified_at = this.deps.clock.now();
+    await this.repo.updateFolder(trx, id, patch);
+    const row = { ...f, ...patch };
+    const after = view.with([row]);
+    await this.record(trx, actor, 'Folder Updated', after.path(id), {
+      fields,
+      ...(patch.name !== undefined ? { previousPath: view.path(id) } : {}),
     });
+    return folderDto(after, row);
   }
 
   /** Moves a folder (Move Folders on its current parent and on the destination). */
   async moveFolder(actor: Actor, id: string, parentId: string): Promise<Folder> {
-    return this.deps.store.exclusive(TREE_LOCK, async (trx) => {
-      const view = await this.view(trx, actor);
-      const f = this.visibleFolder(view, id);
-      if (SYSTEM_FOLDER_KINDS.has(f.kind) || f.kind === 'private' || f.parent_id === null) {
-        throw conflict('System folders and private folders cannot be moved.');
-      }
-      if (view.folderInArchive(id)) throw inArchive('folder');
-      const dest = this.liveFolder(view, parentId, 'The destination folder');
-      if (
-        !view.folderPerms(f.parent_id).has('moveFolders') ||
-        !view.folderPerms(dest.id).has('moveFolders')
-      ) {
-        throw notAllowed(
-          'move this folder there (Move Folders is needed on the source and the destination)',
-        );
-      }
-      if (view.isWithin(dest.id, id)) {
-        throw conflict('A folder cannot be moved into itself or one of its sub-folders.');
-      }
-      if (dest.kind === 'private-root') {
-        throw conflict('Only private folders live directly in Private Folders.');
-      }
-      if (dest.id === f.parent_id) return folderDto(view, f);
-      await this.repo.updateFolder(trx, id, { parent_id: dest.id });
-      const row = { ...f, parent_id: dest.id };
-      const after = view.with([row]);
-      await this.record(trx, actor, 'Folder Moved', after.path(id), {
-        from: view.path(id),
-        to: after.path(id),
-      });
-      return folderDto(after, row);
+    return this.deps.store.exclusive(TREE_LOCK, (trx) =>
+      this.moveFolderIn(trx, actor, id, parentId),
+    );
+  }
+
+  private async moveFolderIn(
+    trx: Kysely<Database>,
+    actor: Actor,
+    id: string,
+    parentId: string,
+  ): Promise<Folder> {
+    const view = await this.view(trx, actor);
+    const f = this.visibleFolder(view, id);
+    if (SYSTEM_FOLDER_KINDS.has(f.kind) || f.kind === 'private' || f.parent_id === null) {
+      throw conflict('System folders and private folders cannot be moved.');
+    }
+    if (view.folderInArchive(id)) throw inArchive('folder');
+    const dest = this.liveFolder(view, parentId, 'The destination folder');
+    if (
+      !view.folderPerms(f.parent_id).has('moveFolders') ||
+      !view.folderPerms(dest.id).has('moveFolders')
+    ) {
+      throw notAllowed(
+        'move this folder there (Move Folders is needed on the source and the destination)',
+      );
+    }
+    if (view.isWithin(dest.id, id)) {
+      throw conflict('A folder cannot be moved into itself or one of its sub-folders.');
+    }
+    if (dest.kind === 'private-root') {
+      throw conflict('Only private folders live directly in Private Folders.');
+    }
+    if (dest.id === f.parent_id) return folderDto(view, f);
+    await this.repo.updateFolder(trx, id, { parent_id: dest.id });
+    const row = { ...f, parent_id: dest.id };
+    const after = view.with([row]);
+    await this.record(trx, actor, 'Folder Moved', after.path(id), {
+      from: view.path(id),
+      to: after.path(id),
     });
+    return folderDto(after, row);
   }
 
   /**
@@ -329,24 +355,24 @@ export class VaultService {
    * on every folder below it, and Archive Entries on every entry in them.
    */
   async archiveFolder(actor: Actor, id: string): Promise<void> {
-    await this.deps.store.exclusive(TREE_LOCK, async (trx) => {
-      const view = await this.view(trx, actor);
-      const f = this.visibleFolder(view, id);
-      if (SYSTEM_FOLDER_KINDS.has(f.kind)) throw conflict('System folders cannot be archived.');
-      if (view.folderInArchive(id)) throw conflict('The folder is already in the Archive.');
-      const folders = this.liveSubtree(view, id);
-      const entries = (await this.repo.entriesIn(trx, folders)).filter(
-        (e) => e.archived_at === null,
-      );
-      const allowed =
-        folders.every((fid) => view.folderPerms(fid).has('archiveFolders')) &&
-        entries.every((e) => view.entryPerms(e.id, e.folder_id).has('archiveEntries'));
-      if (!allowed) throw notAllowed('archive this folder and everything in it');
-      await this.repo.updateFolder(trx, id, { archived_at: this.deps.clock.now() });
-      await this.record(trx, actor, 'Folder Archived', view.path(id), {
-        folders: folders.length,
-        entries: entries.length,
-      });
+    await this.deps.store.exclusive(TREE_LOCK, (trx) => this.archiveFolderIn(trx, actor, id));
+  }
+
+  private async archiveFolderIn(trx: Kysely<Database>, actor: Actor, id: string): Promise<void> {
+    const view = await this.view(trx, actor);
+    const f = this.visibleFolder(view, id);
+    if (SYSTEM_FOLDER_KINDS.has(f.kind)) throw conflict('System folders cannot be archived.');
+    if (view.folderInArchive(id)) throw conflict('The folder is already in the Archive.');
+    const folders = this.liveSubtree(view, id);
+    const entries = (await this.repo.entriesIn(trx, folders)).filter((e) => e.archived_at === null);
+    const allowed =
+      folders.every((fid) => view.folderPerms(fid).has('archiveFolders')) &&
+      entries.every((e) => view.entryPerms(e.id, e.folder_id).has('archiveEntries'));
+    if (!allowed) throw notAllowed('archive this folder and everything in it');
+    await this.repo.updateFolder(trx, id, { archived_at: this.deps.clock.now() });
+    await this.record(trx, actor, 'Folder Archived', view.path(id), {
+      folders: folders.length,
+      entries: entries.length,
     });
   }
 
@@ -388,28 +414,67 @@ export class VaultService {
    * and grant below it. Needs Delete Folders on each folder and Delete Entries on each entry.
    */
   async deleteFolder(actor: Actor, id: string): Promise<void> {
+    await this.deps.store.exclusive(TREE_LOCK, (trx) => this.deleteFolderIn(trx, actor, id));
+  }
+
+  private async deleteFolderIn(trx: Kysely<Database>, actor: Actor, id: string): Promise<void> {
+    const view = await this.view(trx, actor);
+    this.visibleFolder(view, id);
+    if (!view.folderInArchive(id)) {
+      throw conflict('Only folders in the Archive can be deleted permanently; archive it first.');
+    }
+    const folders = view.subtree(id);
+    await this.repo.lockFolders(trx, folders);
+    const entries = await this.repo.entriesIn(trx, folders);
+    const allowed =
+      folders.every((fid) => view.folderPerms(fid).has('deleteFolders')) &&
+      entries.every((e) => view.entryPerms(e.id, e.folder_id).has('deleteEntries'));
+    if (!allowed) throw notAllowed('delete this folder and everything in it');
+    await this.repo.deleteNodes(
+      trx,
+      entries.map((e) => e.id),
+      [...folders].reverse(),
+    );
+    await this.record(trx, actor, 'Folder Deleted', view.path(id), {
+      folders: folders.length,
+      entries: entries.length,
+    });
+  }
+
+  /**
+   * Changes a folder's fields and moves it in one transaction, for clients that do both in one
+   * request (the Pleasant-compatible API's PUT and PATCH). Each part needs exactly what its own
+   * call needs (`updateFolder`, `moveFolder`) and is audited the same way; `parentId` equal to
+   * the current parent is no move, and empty `fields` change nothing. Nothing is saved unless
+   * every part is allowed.
+   */
+  async editFolder(
+    actor: Actor,
+    id: string,
+    change: { fields?: UpdateFolder; parentId?: string },
+  ): Promise<void> {
+    await this.deps.store.exclusive(TREE_LOCK, async (trx) => {
+      const view = await this.view(trx, actor);
+      const f = this.visibleFolder(view, id);
+      if (change.parentId !== undefined && change.parentId !== f.parent_id) {
+        await this.moveFolderIn(trx, actor, id, change.parentId);
+      }
+      if (change.fields !== undefined && Object.keys(change.fields).length > 0) {
+        await this.updateFolderIn(trx, actor, id, change.fields);
+      }
+    });
+  }
+
+  /**
+   * Deletes a folder permanently, archiving it first in the same transaction when it is not in
+   * the Archive yet: needs what `archiveFolder` and then `deleteFolder` need, and records both.
+   */
+  async purgeFolder(actor: Actor, id: string): Promise<void> {
     await this.deps.store.exclusive(TREE_LOCK, async (trx) => {
       const view = await this.view(trx, actor);
       this.visibleFolder(view, id);
-      if (!view.folderInArchive(id)) {
-        throw conflict('Only folders in the Archive can be deleted permanently; archive it first.');
-      }
-      const folders = view.subtree(id);
-      await this.repo.lockFolders(trx, folders);
-      const entries = await this.repo.entriesIn(trx, folders);
-      const allowed =
-        folders.every((fid) => view.folderPerms(fid).has('deleteFolders')) &&
-        entries.every((e) => view.entryPerms(e.id, e.folder_id).has('deleteEntries'));
-      if (!allowed) throw notAllowed('delete this folder and everything in it');
-      await this.repo.deleteNodes(
-        trx,
-        entries.map((e) => e.id),
-        [...folders].reverse(),
-      );
-      await this.record(trx, actor, 'Folder Deleted', view.path(id), {
-        folders: folders.length,
-        entries: entries.length,
-      });
+      if (!view.folderInArchive(id)) await this.archiveFolderIn(trx, actor, id);
+      await this.deleteFolderIn(trx, actor, id);
     });
   }
 
@@ -505,6 +570,68 @@ export class VaultService {
   }
 
   /**
+   * Details of many entries at once, each as `getEntry` gives it: those among `ids` the caller
+   * may see with View Entry Contents, in the order asked for; others are left out silently
+   * (unknown ids included). The batch's notes and custom fields are decrypted in one call.
+   * Never a password; not audited (like `getEntry`).
+   */
+  async entryDetails(actor: Actor, ids: readonly string[]): Promise<Entry[]> {
+    const db = this.deps.store.db;
+    const wanted = [...new Set(ids)];
+    const [view, rows] = await Promise.all([
+      this.view(db, actor),
+      this.repo.entriesByIds(db, wanted),
+    ]);
+    const at = new Map(wanted.map((id, i) => [id, i]));
+    const shown = rows
+      .flatMap((row) => {
+        if (!view.folders.has(row.folder_id)) return [];
+        const perms = view.entryPerms(row.id, row.folder_id);
+        return perms.has('viewEntryNames') && perms.has('viewEntryContents')
+          ? [{ row, perms }]
+          : [];
+      })
+      .sort((a, b) => at.get(a.row.id)! - at.get(b.row.id)!);
+    if (shown.length === 0) return [];
+    const attachments = await this.repo.attachmentsOf(
+      db,
+      shown.map((s) => s.row.id),
+    );
+    const byEntry = new Map<string, AttachmentMeta[]>();
+    for (const a of attachments) {
+      const list = byEntry.get(a.entry_id);
+      if (list) list.push(a);
+      else byEntry.set(a.entry_id, [a]);
+    }
+    const requests: OpenRequest[] = [];
+    const slot = (envelope: Buffer | null, context: string): number => {
+      if (envelope === null) return -1;
+      requests.push({ envelope, context });
+      return requests.length - 1;
+    };
+    const slots = shown.map(({ row }) => ({
+      notes: slot(row.notes_sealed, ctx.notes(row.id)),
+      customFields: slot(row.custom_fields_sealed, ctx.customFields(row.id)),
+    }));
+    const opened = await this.deps.sealer.openMany(requests);
+    const text = (i: number): string => (i < 0 ? '' : opened[i]!.toString('utf8'));
+    return shown.map(({ row, perms }, k) => {
+      const s = slots[k]!;
+      return this.entryDto(
+        row,
+        view.entryPath(row.folder_id, row.name),
+        perms,
+        byEntry.get(row.id) ?? [],
+        {
+          notes: text(s.notes),
+          customFields:
+            s.customFields < 0 ? [] : (JSON.parse(text(s.customFields)) as StoredCustomField[]),
+        },
+      );
+    });
+  }
+
+  /**
    * The password of an entry (View Entry Password). Every call is audited as Password Fetched;
    * a refused call on an entry the caller can see is audited as denied.
    */
@@ -527,95 +654,111 @@ export class VaultService {
 
   /** Partial update (Modify Entries and View Entry Contents); a change is a new version. */
   async updateEntry(actor: Actor, id: string, input: UpdateEntry): Promise<Entry> {
-    return this.transaction(async (trx) => {
-      const { view, entry, perms } = await this.editableEntry(trx, actor, id);
-      const attachments = await this.repo.attachments(trx, id);
-      const before = readState(this.deps.sealer, entry, attachments);
-      const after: EntryState = { ...before };
-      if (input.name !== undefined) after.name = checkName(input.name, '/name');
-      if (input.username !== undefined) {
-        after.username = checkText(input.username, VAULT_LIMITS.usernameMax, '/username');
-      }
-      if (input.password !== undefined) {
-        after.password = checkText(input.password, VAULT_LIMITS.passwordMax, '/password');
-      }
-      if (input.url !== undefined) after.url = checkText(input.url, VAULT_LIMITS.urlMax, '/url');
-      if (input.notes !== undefined) {
-        after.notes = checkText(input.notes, VAULT_LIMITS.notesMax, '/notes');
-      }
-      if (input.tags !== undefined) after.tags = normalizeTags(input.tags, '/tags');
-      if (input.customFields !== undefined) {
-        after.customFields = checkEntryCustomFields(
-          input.customFields,
-          before.customFields,
-          '/customFields',
-        );
-      }
-      if (input.clientMeta !== undefined) {
-        after.clientMeta = checkClientMeta(input.clientMeta, '/clientMeta');
-      }
-      if (input.expiresAt !== undefined) after.expiresAt = parseTime(input.expiresAt, '/expiresAt');
-      const fields = changedFields(before, after);
-      if (fields.length === 0) {
-        return this.entryDto(
-          entry,
-          view.entryPath(entry.folder_id, entry.name),
-          perms,
-          attachments,
-          before,
-        );
-      }
-      const saved = await this.save(trx, actor, entry, before, after);
-      const path = view.entryPath(saved.folder_id, saved.name);
-      await this.record(trx, actor, 'Entry Updated', path, {
-        fields,
-        ...(after.name !== before.name
-          ? { previousPath: view.entryPath(entry.folder_id, entry.name) }
-          : {}),
-      });
-      return this.entryDto(saved, path, perms, attachments, after);
+    return this.transaction((trx) => this.updateEntryIn(trx, actor, id, input));
+  }
+
+  private async updateEntryIn(
+    trx: Kysely<Database>,
+    actor: Actor,
+    id: string,
+    input: UpdateEntry,
+  ): Promise<Entry> {
+    const { view, entry, perms } = await this.editableEntry(trx, actor, id);
+    const attachments = await this.repo.attachments(trx, id);
+    const before = readState(this.deps.sealer, entry, attachments);
+    const after: EntryState = { ...before };
+    if (input.name !== undefined) after.name = checkName(input.name, '/name');
+    if (input.username !== undefined) {
+      after.username = checkText(input.username, VAULT_LIMITS.usernameMax, '/username');
+    }
+    if (input.password !== undefined) {
+      after.password = checkText(input.password, VAULT_LIMITS.passwordMax, '/password');
+    }
+    if (input.url !== undefined) after.url = checkText(input.url, VAULT_LIMITS.urlMax, '/url');
+    if (input.notes !== undefined) {
+      after.notes = checkText(input.notes, VAULT_LIMITS.notesMax, '/notes');
+    }
+    if (input.tags !== undefined) after.tags = normalizeTags(input.tags, '/tags');
+    if (input.customFields !== undefined) {
+      after.customFields = checkEntryCustomFields(
+        input.customFields,
+        before.customFields,
+        '/customFields',
+      );
+    }
+    if (input.clientMeta !== undefined) {
+      after.clientMeta = checkClientMeta(input.clientMeta, '/clientMeta');
+    }
+    if (input.expiresAt !== undefined) after.expiresAt = parseTime(input.expiresAt, '/expiresAt');
+    const fields = changedFields(before, after);
+    if (fields.length === 0) {
+      return this.entryDto(
+        entry,
+        view.entryPath(entry.folder_id, entry.name),
+        perms,
+        attachments,
+        before,
+      );
+    }
+    const saved = await this.save(trx, actor, entry, before, after);
+    const path = view.entryPath(saved.folder_id, saved.name);
+    await this.record(trx, actor, 'Entry Updated', path, {
+      fields,
+      ...(after.name !== before.name
+        ? { previousPath: view.entryPath(entry.folder_id, entry.name) }
+        : {}),
     });
+    return this.entryDto(saved, path, perms, attachments, after);
   }
 
   /** Moves an entry (Move Entries on the entry's folder and on the destination). */
   async moveEntry(actor: Actor, id: string, folderId: string): Promise<EntryLocation> {
-    return this.transaction(async (trx) => {
-      const row = await this.repo.entry(trx, id, true);
-      await this.repo.folder(trx, folderId, 'share');
-      const view = await this.view(trx, actor);
-      const { entry, perms } = this.visibleEntry(view, row);
-      if (this.entryInArchive(view, entry)) throw inArchive('entry');
-      const dest = this.liveFolder(view, folderId, 'The destination folder');
-      if (!perms.has('moveEntries') || !view.folderPerms(dest.id).has('moveEntries')) {
-        throw notAllowed(
-          'move this entry there (Move Entries is needed on the source and the destination)',
-        );
-      }
-      if (dest.kind === 'private-root') {
-        throw conflict('Entries live in folders, not directly in Private Folders.');
-      }
-      const from = view.entryPath(entry.folder_id, entry.name);
-      const to = view.entryPath(dest.id, entry.name);
-      if (dest.id !== entry.folder_id) {
-        await this.repo.updateEntry(trx, id, { folder_id: dest.id });
-        await this.record(trx, actor, 'Entry Moved', to, { from, to });
-      }
-      return { id, folderId: dest.id, name: entry.name, path: to };
-    });
+    return this.transaction((trx) => this.moveEntryIn(trx, actor, id, folderId));
+  }
+
+  private async moveEntryIn(
+    trx: Kysely<Database>,
+    actor: Actor,
+    id: string,
+    folderId: string,
+  ): Promise<EntryLocation> {
+    const row = await this.repo.entry(trx, id, true);
+    await this.repo.folder(trx, folderId, 'share');
+    const view = await this.view(trx, actor);
+    const { entry, perms } = this.visibleEntry(view, row);
+    if (this.entryInArchive(view, entry)) throw inArchive('entry');
+    const dest = this.liveFolder(view, folderId, 'The destination folder');
+    if (!perms.has('moveEntries') || !view.folderPerms(dest.id).has('moveEntries')) {
+      throw notAllowed(
+        'move this entry there (Move Entries is needed on the source and the destination)',
+      );
+    }
+    if (dest.kind === 'private-root') {
+      throw conflict('Entries live in folders, not directly in Private Folders.');
+    }
+    const from = view.entryPath(entry.folder_id, entry.name);
+    const to = view.entryPath(dest.id, entry.name);
+    if (dest.id !== entry.folder_id) {
+      await this.repo.updateEntry(trx, id, { folder_id: dest.id });
+      await this.record(trx, actor, 'Entry Moved', to, { from, to });
+    }
+    return { id, folderId: dest.id, name: entry.name, path: to };
   }
 
   async archiveEntry(actor: Actor, id: string): Promise<void> {
-    await this.transaction(async (trx) => {
-      const row = await this.repo.entry(trx, id, true);
-      const view = await this.view(trx, actor);
-      const { entry, perms } = this.visibleEntry(view, row);
-      if (this.entryInArchive(view, entry)) {
-        throw conflict('The entry is already in the Archive.');
-      }
-      if (!perms.has('archiveEntries')) throw notAllowed('archive this entry');
-      await this.repo.updateEntry(trx, id, { archived_at: this.deps.clock.now() });
-      await this.record(trx, actor, 'Entry Archived', view.entryPath(entry.folder_id, entry.name));
-    });
+    await this.transaction((trx) => this.archiveEntryIn(trx, actor, id));
+  }
+
+  private async archiveEntryIn(trx: Kysely<Database>, actor: Actor, id: string): Promise<void> {
+    const row = await this.repo.entry(trx, id, true);
+    const view = await this.view(trx, actor);
+    const { entry, perms } = this.visibleEntry(view, row);
+    if (this.entryInArchive(view, entry)) {
+      throw conflict('The entry is already in the Archive.');
+    }
+    if (!perms.has('archiveEntries')) throw notAllowed('archive this entry');
+    await this.repo.updateEntry(trx, id, { archived_at: this.deps.clock.now() });
+    await this.record(trx, actor, 'Entry Archived', view.entryPath(entry.folder_id, entry.name));
   }
 
   /** Restores an entry from the Archive into a chosen folder (Archive Entries, Add Entries). */
@@ -646,16 +789,57 @@ export class VaultService {
 
   /** Deletes an entry in the Archive permanently, with its attachments, versions and grants. */
   async deleteEntry(actor: Actor, id: string): Promise<void> {
+    await this.transaction((trx) => this.deleteEntryIn(trx, actor, id));
+  }
+
+  private async deleteEntryIn(trx: Kysely<Database>, actor: Actor, id: string): Promise<void> {
+    const row = await this.repo.entry(trx, id, true);
+    const view = await this.view(trx, actor);
+    const { entry, perms } = this.visibleEntry(view, row);
+    if (!this.entryInArchive(view, entry)) {
+      throw conflict('Only entries in the Archive can be deleted permanently; archive it first.');
+    }
+    if (!perms.has('deleteEntries')) throw notAllowed('delete this entry');
+    await this.repo.deleteNodes(trx, [id], []);
+    await this.record(trx, actor, 'Entry Deleted', view.entryPath(entry.folder_id, entry.name));
+  }
+
+  /**
+   * Changes an entry's fields and moves it in one transaction, for clients that do both in one
+   * request (the Pleasant-compatible API's PUT and PATCH). Each part needs exactly what its own
+   * call needs (`updateEntry`, `moveEntry`) and is audited the same way; `folderId` equal to the
+   * current folder is no move, and empty `fields` change nothing. Nothing is saved unless every
+   * part is allowed.
+   */
+  async editEntry(
+    actor: Actor,
+    id: string,
+    change: { fields?: UpdateEntry; folderId?: string },
+  ): Promise<void> {
     await this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
       const view = await this.view(trx, actor);
-      const { entry, perms } = this.visibleEntry(view, row);
-      if (!this.entryInArchive(view, entry)) {
-        throw conflict('Only entries in the Archive can be deleted permanently; archive it first.');
+      const { entry } = this.visibleEntry(view, row);
+      if (change.folderId !== undefined && change.folderId !== entry.folder_id) {
+        await this.moveEntryIn(trx, actor, id, change.folderId);
       }
-      if (!perms.has('deleteEntries')) throw notAllowed('delete this entry');
-      await this.repo.deleteNodes(trx, [id], []);
-      await this.record(trx, actor, 'Entry Deleted', view.entryPath(entry.folder_id, entry.name));
+      if (change.fields !== undefined && Object.keys(change.fields).length > 0) {
+        await this.updateEntryIn(trx, actor, id, change.fields);
+      }
+    });
+  }
+
+  /**
+   * Deletes an entry permanently, archiving it first in the same transaction when it is not in
+   * the Archive yet: needs what `archiveEntry` and then `deleteEntry` need, and records both.
+   */
+  async purgeEntry(actor: Actor, id: string): Promise<void> {
+    await this.transaction(async (trx) => {
+      const row = await this.repo.entry(trx, id, true);
+      const view = await this.view(trx, actor);
+      const { entry } = this.visibleEntry(view, row);
+      if (!this.entryInArchive(view, entry)) await this.archiveEntryIn(trx, actor, id);
+      await this.deleteEntryIn(trx, actor, id);
     });
   }
 
@@ -903,6 +1087,29 @@ export class VaultService {
     const db = this.deps.store.db;
     const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
     return this.buildTree(view, entries);
+  }
+
+  /**
+   * The visible subtree of one folder in the tree's order and shape: the folder first (a
+   * path-only node if the caller can't see it but something below it), then what `getFolder`
+   * would show level by level. For clients that read a folder with everything below it at once
+   * (the Pleasant-compatible API). `Root` is always there.
+   */
+  async folderTree(actor: Actor, id: string): Promise<FolderTree> {
+    const db = this.deps.store.db;
+    const [view, entries] = await Promise.all([this.view(db, actor), this.repo.liveEntries(db)]);
+    if (!view.folder(id)) throw notFound('The folder');
+    const scope = scopeView(view, id, entries, id === this.rootId);
+    if (!scope.scopeShown) throw notFound('The folder');
+    const out: FolderTree = { folderId: id, folders: [], entries: [] };
+    const map = new SummaryMapper();
+    for (const f of scope.folders) {
+      out.folders.push(scope.visible(f.id) ? folderDto(view, f) : pathOnlyDto(view, f));
+      for (const e of scope.entries.get(f.id) ?? []) {
+        out.entries.push({ ...map.entry(e.row, e.perms), permissions: allowList(e.perms) });
+      }
+    }
+    return out;
   }
 
   /**
