@@ -31,7 +31,12 @@ export default tseslint.config(
     // The offline library also runs in browsers: its core imports no Node module (the host
     // passes storage, Argon2, clock and randomness). Its benchmark and tests run on Node.
     files: ['packages/offline/src/**/*.ts'],
-    ignores: ['packages/offline/src/bench/**', '**/*.test.ts', '**/*.support.ts'],
+    ignores: [
+      'packages/offline/src/bench/**',
+      'packages/offline/src/node.ts',
+      '**/*.test.ts',
+      '**/*.support.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

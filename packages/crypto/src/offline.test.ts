@@ -116,6 +116,18 @@ describe('nodeOfflineCrypto', () => {
     ).toBeNull();
   });
 
+  it('ChaCha20: RFC 8439 appendix A.1 test vector 1 (zero key and nonce, block 0)', () => {
+    const ks = nodeOfflineCrypto.chacha20(
+      new Uint8Array(32),
+      new Uint8Array(12),
+      new Uint8Array(64),
+    );
+    expect(hex(ks)).toBe(
+      '76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7' +
+        'da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586',
+    );
+  });
+
   it('offlineRandomBytes gives fresh bytes of the length asked', () => {
     const a = offlineRandomBytes(32);
     expect(a.length).toBe(32);

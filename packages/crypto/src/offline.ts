@@ -93,8 +93,19 @@ export const nodeOfflineCrypto = {
   async sha512(data: Uint8Array): Promise<Uint8Array> {
     return u8(createHash('sha512').update(data).digest());
   },
-  async hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-    return u8(createHmac('sha256', key).update(data).digest());
+  async hmacSha256(key: Uint8Array, data: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array> {
+    const h = createHmac('sha256', key);
+    if (data instanceof Uint8Array) h.update(data);
+    else for (const part of data) h.update(part);
+    return u8(h.digest());
+  },
+  /** ChaCha20 (RFC 8439) from block 0; OpenSSL takes the counter as the IV's first 4 bytes. */
+  chacha20(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, counter = 0): Uint8Array {
+    if (nonce.length !== 12) throw new RangeError('ChaCha20 needs a 12-byte nonce');
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32LE(counter, 0);
+    iv.set(nonce, 4);
+    return u8(createCipheriv('chacha20', key, iv).update(data));
   },
   async aesGcmSeal(
     key: Uint8Array,

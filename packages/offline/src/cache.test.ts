@@ -68,6 +68,18 @@ describe('build → open round trip', () => {
     });
   }
 
+  it('a cache written with the library defaults opens with the Node host, and back', async () => {
+    const web = nodeEnv({ webCrypto: true });
+    const node = nodeEnv();
+    const pkg = richPackage();
+    const key = machineKey();
+    const o = { serverUrl: 'https://s', cachePassword: PASSWORD, machineKey: key, kdf: TEST_KDF };
+    const a = await buildCache(web, pkg, o);
+    expect((await openCache(node, a, o)).entries).toEqual(pkg.entries);
+    const b = await buildCache(node, pkg, o);
+    expect((await openCache(web, b, o)).entries).toEqual(pkg.entries);
+  });
+
   it('keeps the package order of entries and folders that are not in tree order', async () => {
     const env = nodeEnv();
     const pkg = richPackage();

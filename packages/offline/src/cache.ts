@@ -13,16 +13,11 @@
  *   tags, times and expiry; `strongroom.id` and `strongroom.entry` (JSON: exact times, client
  *   metadata, and whatever KDBX cannot carry as is) in its custom data.
  */
-import {
-  OFFLINE_PACKAGE_FORMAT,
-  checkPasswordRequirements,
-  type OfflineEntry,
-  type OfflinePackage,
-  type PasswordRequirements,
-} from '@strongroom/protocol';
+// Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
+import { OFFLINE_PACKAGE_FORMAT, checkPasswordRequirements } from '@strongroom/protocol/lite';
+import type { OfflineEntry, OfflinePackage, PasswordRequirements } from '@strongroom/protocol';
 import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
-import { ChaCha20 } from './chacha20.js';
-import { cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
+import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
 import { assertKdf, kdfProblem } from './kdf.js';
 import {
@@ -37,11 +32,20 @@ import {
   writeKdbx,
   type InnerContent,
   type ParsedHeader,
+  type Stream,
   type VariantDictionary,
   type VdValue,
 } from './kdbx.js';
 import { hmacSha256 } from './sha256.js';
-import { XmlError, child, escapeXml, isXmlSafe, parseXml, type XmlElement } from './xml.js';
+import {
+  XmlError,
+  decodeText,
+  escapeXml,
+  isXmlSafe,
+  parseAttributes,
+  scanXml,
+  type XmlHandler,
+} from './xml.js';
 
 /** Version of the cache layout below. */
 export const CACHE_FORMAT = 1;
@@ -242,23 +246,22 @@ function kdbxTime(iso: string | null | undefined): string {
   return toBase64(b);
 }
 
-function isoOfKdbxTime(text: string): string | null {
-  const b = fromBase64(text.trim());
-  if (!b || b.length !== 8) return null;
-  const s = Number(new DataView(b.buffer).getBigInt64(0, true)) - EPOCH_OFFSET_S;
-  const d = new Date(s * 1000);
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
-}
-
 // ---------------------------------------------------------------- writing
 
 const STANDARD = ['Title', 'UserName', 'Password', 'URL', 'Notes'] as const;
 
-/** What an entry keeps in `strongroom.entry` (only the parts KDBX cannot carry as they are). */
+/**
+ * What an entry keeps in `strongroom.entry` (its presence marks an entry as ours): exact times,
+ * its position, and whatever KDBX cannot carry as it is.
+ */
 interface EntryExtra {
-  createdAt: string;
-  modifiedAt: string;
-  expiresAt?: string;
+  /** Position in the package's list (groups hold their entries together; the package may not). */
+  n: number;
+  id: string;
+  /** The package's times, exactly (KDBX times have whole seconds). */
+  created: string;
+  modified: string;
+  expires?: string;
   clientMeta?: Record<string, unknown>;
   /** Set when a tag holds a separator or is blank, so `Tags` cannot carry the list. */
   tags?: string[];
@@ -270,10 +273,9 @@ interface EntryExtra {
   attachments?: { id: string; fileName?: string }[];
   /** Set when the package's path is not folder path + '/' + name. */
   path?: string;
-  /** Position in the package's list (groups hold their entries together; the package may not). */
-  n: number;
 }
 
+/** The KDBX UUID (base64) for a server id: its own bytes when it is a GUID, else random. */
 function kdbxUuid(id: string, used: Set<string>, random: (n: number) => Uint8Array): string {
   const hex = id.replace(/-/g, '');
   let b = /^[0-9a-fA-F]{32}$/.test(hex) ? fromHex(hex)! : random(16);
@@ -296,7 +298,7 @@ function uniqueKey(wanted: string, taken: Set<string>): string {
 class XmlWriter {
   readonly parts: string[] = [];
   readonly binaries: Uint8Array[] = [];
-  constructor(private readonly stream: ChaCha20) {}
+  constructor(private readonly stream: Stream) {}
 
   el(name: string, text: string): void {
     this.parts.push(`<${name}>${escapeXml(text)}</${name}>`);
@@ -317,13 +319,11 @@ class XmlWriter {
     this.parts.push('</CustomData>');
   }
   times(created: string, modified: string, expires: string | null): void {
-    const c = kdbxTime(created);
-    const m = kdbxTime(modified);
     this.parts.push(
-      `<Times><CreationTime>${c}</CreationTime><LastModificationTime>${m}</LastModificationTime>` +
-        `<LastAccessTime>${m}</LastAccessTime><ExpiryTime>${kdbxTime(expires ?? created)}</ExpiryTime>` +
-        `<Expires>${expires ? 'True' : 'False'}</Expires><UsageCount>0</UsageCount>` +
-        `<LocationChanged>${m}</LocationChanged></Times>`,
+      `<Times><CreationTime>${kdbxTime(created)}</CreationTime>` +
+        `<LastModificationTime>${kdbxTime(modified)}</LastModificationTime>` +
+        (expires ? `<ExpiryTime>${kdbxTime(expires)}</ExpiryTime><Expires>True</Expires>` : '') +
+        '</Times>',
     );
   }
 }
@@ -356,14 +356,14 @@ function writeEntry(
   used: Set<string>,
   random: (n: number) => Uint8Array,
 ): void {
-  const extra: EntryExtra = { n, createdAt: e.createdAt, modifiedAt: e.modifiedAt };
-  if (e.expiresAt !== null) extra.expiresAt = e.expiresAt;
+  const extra: EntryExtra = { n, id: e.id, created: e.createdAt, modified: e.modifiedAt };
+  if (e.expiresAt !== null) extra.expires = e.expiresAt;
   if (Object.keys(e.clientMeta).length > 0) extra.clientMeta = e.clientMeta;
   if (e.path !== `${folderPath}/${e.name}`) extra.path = e.path;
   const tagsFit = e.tags.every((t) => t !== '' && t.trim() === t && !/[;,]/.test(t));
   if (!tagsFit) extra.tags = e.tags;
 
-  w.parts.push(`<Entry><UUID>${kdbxUuid(e.id, used, random)}</UUID><IconID>0</IconID>`);
+  w.parts.push(`<Entry><UUID>${kdbxUuid(e.id, used, random)}</UUID>`);
   if (e.tags.length > 0 && tagsFit) w.el('Tags', e.tags.join(';'));
   w.times(e.createdAt, e.modifiedAt, e.expiresAt);
 
@@ -404,10 +404,7 @@ function writeEntry(
       w.binaries.push(bytes);
     }
   }
-  w.customData([
-    [P + 'id', e.id],
-    [P + 'entry', JSON.stringify(extra)],
-  ]);
+  w.customData([[P + 'entry', JSON.stringify(extra)]]);
   w.parts.push('</Entry>');
 }
 
@@ -465,7 +462,7 @@ function planPackage(pkg: OfflinePackage): Plan {
 function buildXml(
   plan: Plan,
   serverUrl: string,
-  stream: ChaCha20,
+  stream: Stream,
   random: (n: number) => Uint8Array,
 ): { xml: string; binaries: Uint8Array[] } {
   const { pkg, children, entriesOf, order, files } = plan;
@@ -545,6 +542,7 @@ export async function buildCache(
   o.onProgress?.('derive', false);
   const bytes = await writeKdbx({
     crypto,
+    compression: compressionOf(env),
     argon2id: env.argon2id,
     compositeKey: composite,
     kdf: o.kdf,
@@ -569,30 +567,189 @@ export async function buildCache(
 
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-function customDataOf(el: XmlElement | undefined): Map<string, string> {
-  const m = new Map<string, string>();
-  const cd = el && child(el, 'CustomData');
-  if (!cd) return m;
-  for (const item of cd.children) {
-    if (item.name !== 'Item') continue;
-    const k = child(item, 'Key');
-    const v = child(item, 'Value');
-    if (k && v) m.set(k.text, v.text);
-  }
-  return m;
+/** UTF-8 to text; short ASCII values (most passwords) without a TextDecoder call. */
+function decodeUtf8(b: Uint8Array): string {
+  if (b.length > 256) return dec.decode(b);
+  let ascii = true;
+  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) ascii = false;
+  return ascii ? String.fromCharCode.apply(null, b as unknown as number[]) : dec.decode(b);
 }
 
-/** Replaces every protected value by its plain text, in document order (the stream's order). */
-function unprotect(root: XmlElement, stream: ChaCha20): void {
-  const walk = (el: XmlElement) => {
-    if (el.name === 'Value' && el.attrs?.['Protected'] === 'True') {
-      const b = fromBase64(el.text.trim());
-      if (!b) throw new KdbxFormatError('protected value');
-      el.text = dec.decode(stream.xorInPlace(b));
+interface GroupCtx {
+  n: number;
+  name: string;
+  data: Map<string, string>;
+  parent: GroupCtx | null;
+  folder?: CachedFolder | null;
+}
+
+interface EntryCtx {
+  group: GroupCtx;
+  /** The `strongroom.entry` custom data item (absent: not an entry this library wrote). */
+  extra: string | undefined;
+  strings: { key: string; value: string; protected: boolean }[];
+  files: { key: string; ref: string }[];
+  tags: string;
+}
+
+/**
+ * Reads a KDBX XML document in one pass (decision 37): keeps the Meta custom data, the groups
+ * and the entries written by this library, and decrypts every protected value in document
+ * order, those of entries it skips (history) included, as the inner stream requires.
+ */
+class DocumentReader implements XmlHandler {
+  readonly meta = new Map<string, string>();
+  readonly groups: GroupCtx[] = [];
+  readonly entries: EntryCtx[] = [];
+  #names: string[] = [];
+  #group: GroupCtx | null = null;
+  #entry: EntryCtx | null = null;
+  #historyDepth = 0;
+  #capturing = false;
+  #raw = '';
+  #protected = false;
+  #ref: string | null = null;
+  #key = '';
+  #itemKey = '';
+  #itemValue = '';
+  #value = '';
+  #valueProtected = false;
+  #sawRoot = false;
+
+  constructor(private readonly stream: Stream) {}
+
+  open(name: string, attrs: string | null): void {
+    const names = this.#names;
+    const parent = names[names.length - 1];
+    names.push(name);
+    this.#protected = false;
+    if (name === 'Value') this.#ref = null;
+    if (attrs !== null) {
+      const a = parseAttributes(attrs);
+      if (name === 'Value') {
+        this.#protected = a['Protected'] === 'True';
+        this.#ref = a['Ref'] ?? null;
+      }
     }
-    for (const c of el.children) walk(c);
-  };
-  walk(root);
+    if (names.length === 1 && name !== 'KeePassFile') {
+      throw new KdbxFormatError('not a KeePass document');
+    }
+    if (name === 'History' && parent === 'Entry') this.#historyDepth++;
+    const live = this.#historyDepth === 0;
+    if (name === 'Group' && live && (parent === 'Root' || parent === 'Group')) {
+      if (parent === 'Root') {
+        if (this.#sawRoot) throw new KdbxFormatError('two root groups');
+        this.#sawRoot = true;
+      }
+      const g: GroupCtx = {
+        n: Number.MAX_SAFE_INTEGER,
+        name: '',
+        data: new Map(),
+        parent: this.#group,
+      };
+      this.groups.push(g);
+      this.#group = g;
+    } else if (name === 'Entry' && live && parent === 'Group' && this.#group) {
+      this.#entry = {
+        group: this.#group,
+        extra: undefined,
+        strings: [],
+        files: [],
+        tags: '',
+      };
+    } else if (name === 'String' || name === 'Binary') {
+      this.#key = '';
+      this.#value = '';
+      this.#valueProtected = false;
+    }
+    // Capture the text of leaves: cheap to keep, and every protected value must be decrypted.
+    this.#capturing = true;
+    this.#raw = '';
+  }
+
+  text(src: string, start: number, end: number): void {
+    if (this.#capturing) this.#raw += src.slice(start, end);
+  }
+
+  cdata(text: string): void {
+    if (this.#capturing) this.#raw += text;
+  }
+
+  close(name: string): void {
+    const names = this.#names;
+    names.pop();
+    const parent = names[names.length - 1];
+    const grand = names[names.length - 2];
+    const captured = this.#capturing;
+    this.#capturing = false;
+    let text = captured ? this.#raw : '';
+    this.#raw = '';
+    if (name === 'Value' && this.#protected) {
+      const b = fromBase64(text.trim());
+      if (!b) throw new KdbxFormatError('protected value');
+      text = decodeUtf8(this.stream.xorInPlace(b));
+      this.#valueProtected = true;
+      this.#protected = false;
+    } else if (captured && text.length > 0) {
+      text = decodeText(text);
+    }
+    if (name === 'History' && parent === 'Entry') {
+      this.#historyDepth--;
+      return;
+    }
+    if (this.#historyDepth > 0) return;
+    const entry = this.#entry;
+    const group = this.#group;
+    switch (name) {
+      case 'Key':
+        if (parent === 'Item') this.#itemKey = text;
+        else this.#key = text;
+        return;
+      case 'Value':
+        if (parent === 'Item') this.#itemValue = text;
+        else {
+          this.#value = text;
+          if (parent === 'Binary' && entry)
+            entry.files.push({ key: this.#key, ref: this.#ref ?? '' });
+        }
+        return;
+      case 'Item': {
+        if (grand === 'Entry') {
+          if (entry && this.#itemKey === P + 'entry') entry.extra = this.#itemValue;
+        } else {
+          const owner = grand === 'Group' ? group?.data : grand === 'Meta' ? this.meta : undefined;
+          owner?.set(this.#itemKey, this.#itemValue);
+        }
+        this.#itemKey = '';
+        this.#itemValue = '';
+        return;
+      }
+      case 'String':
+        if (parent === 'Entry' && entry) {
+          entry.strings.push({
+            key: this.#key,
+            value: this.#value,
+            protected: this.#valueProtected,
+          });
+        }
+        return;
+      case 'Name':
+        if (parent === 'Group' && group) group.name = text;
+        return;
+      case 'Tags':
+        if (parent === 'Entry' && entry) entry.tags = text;
+        return;
+      case 'Entry':
+        if (parent === 'Group' && entry) {
+          this.entries.push(entry);
+          this.#entry = null;
+        }
+        return;
+      case 'Group':
+        if ((parent === 'Root' || parent === 'Group') && group) this.#group = group.parent;
+        return;
+    }
+  }
 }
 
 function readMeta(meta: Map<string, string>): CacheMeta {
@@ -628,128 +785,140 @@ function readMeta(meta: Map<string, string>): CacheMeta {
   };
 }
 
-function readEntry(
-  el: XmlElement,
-  folder: CachedFolder,
-  binaries: Uint8Array[],
-): { entry: CachedEntry; n: number } | null {
-  const cd = customDataOf(el);
-  const id = cd.get(P + 'id');
-  if (id === undefined) return null;
-  const extra = JSON.parse(cd.get(P + 'entry') ?? 'null') as EntryExtra | null;
+/** The folder of a group this library wrote (null for any other group, and below it). */
+function folderOf(g: GroupCtx): CachedFolder | null {
+  if (g.folder !== undefined) return g.folder;
+  const id = g.data.get(P + 'id');
+  const parent = g.parent ? folderOf(g.parent) : null;
+  if (id === undefined || (g.parent && !parent)) {
+    g.folder = null;
+    return null;
+  }
+  g.n = Number(g.data.get(P + 'n') ?? Number.MAX_SAFE_INTEGER);
+  g.folder = {
+    id,
+    parentId: parent?.id ?? null,
+    name: g.name,
+    path: g.data.get(P + 'path') ?? (parent ? `${parent.path}/${g.name}` : g.name),
+  };
+  return g.folder;
+}
+
+const isStandard = (key: string) =>
+  key === 'Title' || key === 'UserName' || key === 'Password' || key === 'URL' || key === 'Notes';
+
+/**
+ * An attachment whose base64 text is made on first read: listing a cache does not pay for
+ * encoding every attachment. Enumerable, so it compares and serialises like a plain value.
+ */
+function lazyAttachment(id: string, fileName: string, bytes: Uint8Array): CachedAttachment {
+  let text: string | undefined;
+  const a = { id, fileName, size: bytes.length } as CachedAttachment;
+  Object.defineProperty(a, 'dataBase64', {
+    enumerable: true,
+    get: () => (text ??= toBase64(bytes)),
+  });
+  return a;
+}
+
+type CachedAttachment = CachedEntry['attachments'][number];
+
+function entryOf(e: EntryCtx, binaries: Uint8Array[]): { entry: CachedEntry; n: number } | null {
+  const json = e.extra;
+  if (json === undefined) return null; // an entry this library did not write
+  const folder = folderOf(e.group);
+  if (!folder) return null;
+  const extra = JSON.parse(json) as EntryExtra;
   const std = new Map<string, string>();
   const customFields: CachedEntry['customFields'] = [];
-  const files: { key: string; bytes: Uint8Array }[] = [];
-  let tagsText = '';
-  let expires = false;
-  let expiryTime: string | null = null;
-  let created: string | null = null;
-  let modified: string | null = null;
-  for (const c of el.children) {
-    if (c.name === 'String') {
-      const key = child(c, 'Key')?.text ?? '';
-      const value = child(c, 'Value');
-      const text = value?.text ?? '';
-      if ((STANDARD as readonly string[]).includes(key)) std.set(key, text);
-      else {
-        const isProtected =
-          value?.attrs?.['Protected'] === 'True' && !(extra?.unprotected ?? []).includes(key);
-        customFields.push({
-          name: extra?.names?.[key] ?? key,
-          value: text,
-          protected: isProtected,
-        });
-      }
-    } else if (c.name === 'Binary') {
-      const key = child(c, 'Key')?.text ?? '';
-      const ref = child(c, 'Value')?.attrs?.['Ref'];
-      const bytes = ref !== undefined && /^\d+$/.test(ref) ? binaries[Number(ref)] : undefined;
-      if (!bytes) throw new KdbxFormatError('binary reference');
-      files.push({ key, bytes });
-    } else if (c.name === 'Tags') tagsText = c.text;
-    else if (c.name === 'Times') {
-      for (const t of c.children) {
-        if (t.name === 'Expires') expires = t.text.trim() === 'True';
-        else if (t.name === 'ExpiryTime') expiryTime = isoOfKdbxTime(t.text);
-        else if (t.name === 'CreationTime') created = isoOfKdbxTime(t.text);
-        else if (t.name === 'LastModificationTime') modified = isoOfKdbxTime(t.text);
-      }
+  for (const s of e.strings) {
+    if (isStandard(s.key)) std.set(s.key, s.value);
+    else {
+      customFields.push({
+        name: extra.names?.[s.key] ?? s.key,
+        value: s.value,
+        protected: s.protected && !(extra.unprotected ?? []).includes(s.key),
+      });
     }
   }
+  const ids = extra.attachments ?? [];
+  const attachments = e.files.map((f, i) => {
+    const bytes = /^\d+$/.test(f.ref) ? binaries[Number(f.ref)] : undefined;
+    if (!bytes) throw new KdbxFormatError('binary reference');
+    return lazyAttachment(ids[i]?.id ?? '', ids[i]?.fileName ?? f.key, bytes);
+  });
+  if (typeof extra.id !== 'string' || typeof extra.created !== 'string') {
+    throw new KdbxFormatError('entry data');
+  }
+  const id = extra.id;
   const name = std.get('Title') ?? '';
-  const ids = extra?.attachments ?? [];
-  const attachments = files.map((f, i) => ({
-    id: ids[i]?.id ?? '',
-    fileName: ids[i]?.fileName ?? f.key,
-    size: f.bytes.length,
-    dataBase64: toBase64(f.bytes),
-  }));
-  const tags =
-    extra?.tags ??
-    tagsText
-      .split(/[;,]/)
-      .map((t) => t.trim())
-      .filter((t) => t !== '');
   const entry: CachedEntry = {
     id,
     folderId: folder.id,
-    path: extra?.path ?? `${folder.path}/${name}`,
+    path: extra.path ?? `${folder.path}/${name}`,
     name,
     username: std.get('UserName') ?? '',
     password: std.get('Password') ?? '',
     url: std.get('URL') ?? '',
     notes: std.get('Notes') ?? '',
-    tags,
+    tags:
+      extra.tags ??
+      (e.tags === ''
+        ? []
+        : e.tags
+            .split(/[;,]/)
+            .map((t) => t.trim())
+            .filter((t) => t !== '')),
     customFields,
     attachments,
-    clientMeta: extra?.clientMeta ?? {},
-    expiresAt: extra ? (extra.expiresAt ?? null) : expires ? expiryTime : null,
-    createdAt: extra?.createdAt ?? created ?? '',
-    modifiedAt: extra?.modifiedAt ?? modified ?? '',
+    clientMeta: extra.clientMeta ?? {},
+    expiresAt: extra.expires ?? null,
+    createdAt: extra.created,
+    modifiedAt: extra.modified,
   };
-  return { entry, n: extra?.n ?? Number.MAX_SAFE_INTEGER };
+  return { entry, n: typeof extra.n === 'number' ? extra.n : Number.MAX_SAFE_INTEGER };
+}
+
+/**
+ * Back to the package's order: each item carries its position. Placed directly when the
+ * positions are exactly 0..n-1 (always, for a file this library wrote); otherwise a stable sort.
+ */
+function inPackageOrder<T>(items: { item: T; n: number }[]): T[] {
+  const out = new Array<T>(items.length);
+  let direct = true;
+  const seen = new Uint8Array(items.length);
+  for (const { n } of items) {
+    if (!Number.isInteger(n) || n < 0 || n >= items.length || seen[n]) {
+      direct = false;
+      break;
+    }
+    seen[n] = 1;
+  }
+  if (direct) {
+    for (const { item, n } of items) out[n] = item;
+    return out;
+  }
+  return [...items].sort((a, b) => a.n - b.n).map((x) => x.item);
 }
 
 function readDocument(
-  xmlRoot: XmlElement,
+  xml: string,
+  stream: Stream,
   binaries: Uint8Array[],
-): { metaItems: Map<string, string>; folders: CachedFolder[]; entries: CachedEntry[] } {
-  if (xmlRoot.name !== 'KeePassFile') throw new KdbxFormatError('not a KeePass document');
-  const meta = child(xmlRoot, 'Meta');
-  const root = child(xmlRoot, 'Root');
-  const top = root && child(root, 'Group');
-  if (!meta || !top) throw new KdbxFormatError('document without Meta or Root');
-  const folders: { folder: CachedFolder; n: number }[] = [];
+): { meta: Map<string, string>; folders: CachedFolder[]; entries: CachedEntry[] } {
+  const r = new DocumentReader(stream);
+  scanXml(xml, r);
+  if (r.groups.length === 0) throw new KdbxFormatError('document without a root group');
+  const folders = r.groups.filter((g) => folderOf(g) !== null);
   const entries: { entry: CachedEntry; n: number }[] = [];
-  const walk = (g: XmlElement, parent: CachedFolder | null) => {
-    const cd = customDataOf(g);
-    const id = cd.get(P + 'id');
-    if (id === undefined) return; // a group this library did not write
-    const name = child(g, 'Name')?.text ?? '';
-    const folder: CachedFolder = {
-      id,
-      parentId: parent?.id ?? null,
-      name,
-      path: cd.get(P + 'path') ?? (parent ? `${parent.path}/${name}` : name),
-    };
-    const n = Number(cd.get(P + 'n') ?? Number.MAX_SAFE_INTEGER);
-    folders.push({ folder, n });
-    for (const c of g.children) {
-      if (c.name === 'Entry') {
-        const e = readEntry(c, folder, binaries);
-        if (e) entries.push(e);
-      }
-    }
-    for (const c of g.children) if (c.name === 'Group') walk(c, folder);
-  };
-  walk(top, null);
-  // Back to the package's order (a stable sort keeps the file's order for unnumbered items).
-  folders.sort((a, b) => a.n - b.n);
-  entries.sort((a, b) => a.n - b.n);
+  for (const e of r.entries) {
+    const x = entryOf(e, binaries);
+    if (x) entries.push(x);
+  }
   return {
-    metaItems: customDataOf(meta),
-    folders: folders.map((f) => f.folder),
-    entries: entries.map((e) => e.entry),
+    meta: r.meta,
+    folders: inPackageOrder(folders.map((g) => ({ item: g.folder!, n: g.n }))),
+    entries: inPackageOrder(entries.map((e) => ({ item: e.entry, n: e.n }))),
   };
 }
 
@@ -777,6 +946,7 @@ export async function openCache(
   try {
     inner = await readKdbx(bytes, parsed, {
       crypto,
+      compression: compressionOf(env),
       transform: async (a) => {
         if (a.argon2d || kdfProblem(a) !== null || a.salt.length < 16) {
           throw new KdbxUnsupportedError('KDF parameters');
@@ -805,10 +975,9 @@ export async function openCache(
   let opened: OpenedCache;
   try {
     const stream = await innerStream(crypto, inner.streamKey);
-    const doc = parseXml(dec.decode(inner.xml));
-    unprotect(doc, stream);
-    const { metaItems: items, folders, entries } = readDocument(doc, inner.binaries);
-    const meta = readMeta(items);
+    const doc = readDocument(dec.decode(inner.xml), stream, inner.binaries);
+    const meta = readMeta(doc.meta);
+    const { folders, entries } = doc;
     if (meta.cacheId !== header.cacheId) throw new KdbxFormatError('cache id mismatch');
     opened = { meta, folders, entries };
   } catch (e) {

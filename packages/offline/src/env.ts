@@ -23,7 +23,13 @@ export type Argon2idFn = (
 export interface OfflineCrypto {
   sha256(data: Uint8Array): Promise<Uint8Array>;
   sha512(data: Uint8Array): Promise<Uint8Array>;
-  hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  /** HMAC-SHA-256 of `data`, or of the concatenation of its parts. */
+  hmacSha256(key: Uint8Array, data: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array>;
+  /**
+   * Optional native ChaCha20 (RFC 8439, from block `counter`, default 0): the result is `data`
+   * XOR the keystream. Without it the library's own (JavaScript) ChaCha20 is used.
+   */
+  chacha20?(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, counter?: number): Uint8Array;
   /** AES-256-GCM with a 12-byte IV; returns ciphertext followed by the 16-byte tag. */
   aesGcmSeal(
     key: Uint8Array,
@@ -40,6 +46,13 @@ export interface OfflineCrypto {
   ): Promise<Uint8Array | null>;
 }
 
+/** gzip, for the KDBX payload. */
+export interface OfflineCompression {
+  gzip(data: Uint8Array): Promise<Uint8Array>;
+  /** Throws on data that is not gzip. */
+  gunzip(data: Uint8Array): Promise<Uint8Array>;
+}
+
 export interface OfflineEnv {
   argon2id: Argon2idFn;
   now(): Date;
@@ -47,6 +60,8 @@ export interface OfflineEnv {
   randomBytes(n: number): Uint8Array;
   /** Defaults to WebCrypto. */
   crypto?: OfflineCrypto;
+  /** Defaults to the Compression Streams API (`CompressionStream`). */
+  compression?: OfflineCompression;
 }
 
 /** The smallest Argon2 memory this library accepts when it writes or opens a cache: 64 MiB. */
@@ -57,6 +72,16 @@ const ab = (b: Uint8Array): ArrayBuffer =>
   b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
     ? b.buffer
     : (b.slice().buffer as ArrayBuffer);
+
+function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
 
 function subtle(): typeof globalThis.crypto.subtle {
   const s = globalThis.crypto?.subtle;
@@ -76,7 +101,8 @@ export const webCrypto: OfflineCrypto = {
     const k = await subtle().importKey('raw', ab(key), { name: 'HMAC', hash: 'SHA-256' }, false, [
       'sign',
     ]);
-    return new Uint8Array(await subtle().sign('HMAC', k, ab(data)));
+    const bytes = data instanceof Uint8Array ? data : concatParts(data);
+    return new Uint8Array(await subtle().sign('HMAC', k, ab(bytes)));
   },
   async aesGcmSeal(key, iv, plaintext, aad) {
     const k = await subtle().importKey('raw', ab(key), 'AES-GCM', false, ['encrypt']);
@@ -105,3 +131,26 @@ export const webCrypto: OfflineCrypto = {
 };
 
 export const cryptoOf = (env: OfflineEnv): OfflineCrypto => env.crypto ?? webCrypto;
+
+async function pipe(
+  data: Uint8Array,
+  t: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+): Promise<Uint8Array> {
+  const reader = new Blob([ab(data)]).stream().pipeThrough(t).getReader();
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+  }
+  return concatParts(parts);
+}
+
+/** OfflineCompression on the Compression Streams API (Node 18+, browsers). */
+export const streamCompression: OfflineCompression = {
+  gzip: (data) => pipe(data, new CompressionStream('gzip') as never),
+  gunzip: (data) => pipe(data, new DecompressionStream('gzip') as never),
+};
+
+export const compressionOf = (env: OfflineEnv): OfflineCompression =>
+  env.compression ?? streamCompression;

@@ -7,7 +7,7 @@
  */
 import { ByteReader, ByteWriter, concat, equalBytes, fromHex } from './bytes.js';
 import { ChaCha20 } from './chacha20.js';
-import type { Argon2idFn, KdfParams, OfflineCrypto } from './env.js';
+import type { Argon2idFn, KdfParams, OfflineCompression, OfflineCrypto } from './env.js';
 
 const SIG1 = 0x9aa2d903;
 const SIG2 = 0xb54bfb67;
@@ -310,10 +310,49 @@ export interface InnerContent {
   xml: Uint8Array;
 }
 
+/** A keystream consumed in order, a few bytes at a time. */
+export interface Stream {
+  xorInPlace(data: Uint8Array): Uint8Array;
+}
+
+type NativeChaCha = Required<Pick<OfflineCrypto, 'chacha20'>>;
+
+/** A stream on the host's native ChaCha20, taken 16 KiB at a time. */
+class NativeStream implements Stream {
+  #buf: Uint8Array = new Uint8Array(0);
+  #used = 0;
+  #counter = 0;
+  constructor(
+    private readonly crypto: NativeChaCha,
+    private readonly key: Uint8Array,
+    private readonly nonce: Uint8Array,
+  ) {}
+  xorInPlace(data: Uint8Array): Uint8Array {
+    for (let i = 0; i < data.length; i++) {
+      if (this.#used === this.#buf.length) {
+        this.#buf = this.crypto.chacha20(
+          this.key,
+          this.nonce,
+          new Uint8Array(16384),
+          this.#counter,
+        );
+        this.#counter += 256;
+        this.#used = 0;
+      }
+      data[i]! ^= this.#buf[this.#used++]!;
+    }
+    return data;
+  }
+}
+
 /** The inner stream that hides protected values, in document order. */
-export async function innerStream(crypto: OfflineCrypto, streamKey: Uint8Array): Promise<ChaCha20> {
+export async function innerStream(crypto: OfflineCrypto, streamKey: Uint8Array): Promise<Stream> {
   const h = await crypto.sha512(streamKey);
-  return new ChaCha20(h.subarray(0, 32), h.subarray(32, 44));
+  const key = h.subarray(0, 32);
+  const nonce = h.subarray(32, 44);
+  return crypto.chacha20
+    ? new NativeStream(crypto as NativeChaCha, key, nonce)
+    : new ChaCha20(key, nonce);
 }
 
 function writeInner(c: InnerContent): Uint8Array {
@@ -370,8 +409,14 @@ function readInner(payload: Uint8Array): InnerContent {
 
 // ---------------------------------------------------------------- whole file
 
+/** The payload cipher: the host's native ChaCha20 when it has one, else ours (in place). */
+function chacha20(c: OfflineCrypto, key: Uint8Array, iv: Uint8Array, data: Uint8Array) {
+  return c.chacha20 ? c.chacha20(key, iv, data) : new ChaCha20(key, iv).xorInPlace(data);
+}
+
 export interface WriteOptions {
   crypto: OfflineCrypto;
+  compression: OfflineCompression;
   argon2id: Argon2idFn;
   /** SHA-256(SHA-256(password) ‖ key file key). */
   compositeKey: Uint8Array;
@@ -389,7 +434,7 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
     versionMajor: KDBX_MAJOR,
     versionMinor: KDBX_MINOR,
     cipherId: CIPHER_CHACHA20,
-    compression: 0,
+    compression: 1,
     masterSeed: o.random(32),
     encryptionIv: o.random(12),
     kdf: kdfDictionary(o.kdf, salt),
@@ -403,8 +448,8 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
   o.onDerived?.();
   const rawHeader = writeHeader(header);
   const { cipherKey, hmacKey } = await payloadKeys(o.crypto, header.masterSeed, transformed);
-  const payload = writeInner(content);
-  new ChaCha20(cipherKey, header.encryptionIv).xorInPlace(payload);
+  const packed = await o.compression.gzip(writeInner(content));
+  const payload = chacha20(o.crypto, cipherKey, header.encryptionIv, packed);
 
   const [headerHash, headerHmacKey] = await Promise.all([
     o.crypto.sha256(rawHeader),
@@ -426,7 +471,7 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
     const index = u64le(i);
     const key = await blockKey(o.crypto, hmacKey, index);
     const sizeBytes = new ByteWriter().u32(data.length).result();
-    const mac = await o.crypto.hmacSha256(key, concat(index, sizeBytes, data));
+    const mac = await o.crypto.hmacSha256(key, [index, sizeBytes, data]);
     out.set(mac, p);
     view.setUint32(p + 32, data.length, true);
     out.set(data, p + 36);
@@ -437,6 +482,7 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
 
 export interface ReadOptions {
   crypto: OfflineCrypto;
+  compression: OfflineCompression;
   /** Derives the transformed key; called only after the cheap checks passed. */
   transform: (argon2: Argon2Params) => Promise<Uint8Array>;
   onDecrypt?: (done: boolean) => void;
@@ -483,33 +529,38 @@ export async function readKdbx(
   if (!equalBytes(storedHmac, headerHmac)) throw new KdbxWrongKeyError('header HMAC');
 
   o.onDecrypt?.(false);
+  // Walk the block headers first, so that the payload is copied once, into one buffer.
   const r = new ByteReader(bytes.subarray(parsed.end + 64));
-  const parts: Uint8Array[] = [];
-  for (let i = 0; ; i++) {
+  const blocks: { mac: Uint8Array; sizeBytes: Uint8Array; data: Uint8Array }[] = [];
+  let total = 0;
+  for (;;) {
     const mac = r.bytes(32);
     const sizeBytes = r.bytes(4);
     const size = new DataView(sizeBytes.buffer, sizeBytes.byteOffset, 4).getUint32(0, true);
     const data = r.bytes(size);
-    const index = u64le(i);
-    const key = await blockKey(o.crypto, hmacKey, index);
-    const expected = await o.crypto.hmacSha256(key, concat(index, sizeBytes, data));
-    if (!equalBytes(mac, expected)) throw new KdbxFormatError(`block ${i} HMAC`);
+    blocks.push({ mac, sizeBytes, data });
+    total += size;
     if (size === 0) break;
-    parts.push(data);
   }
   if (r.remaining !== 0) throw new KdbxFormatError('bytes after the last block');
-  let payload = concat(...parts);
-  new ChaCha20(cipherKey, header.encryptionIv).xorInPlace(payload);
-  if (header.compression === 1) payload = await gunzip(payload);
+  let payload: Uint8Array = new Uint8Array(total);
+  let at = 0;
+  for (const [i, b] of blocks.entries()) {
+    const index = u64le(i);
+    const key = await blockKey(o.crypto, hmacKey, index);
+    const expected = await o.crypto.hmacSha256(key, [index, b.sizeBytes, b.data]);
+    if (!equalBytes(b.mac, expected)) throw new KdbxFormatError(`block ${i} HMAC`);
+    payload.set(b.data, at);
+    at += b.data.length;
+  }
+  payload = chacha20(o.crypto, cipherKey, header.encryptionIv, payload);
+  if (header.compression === 1) {
+    try {
+      payload = await o.compression.gunzip(payload);
+    } catch {
+      throw new KdbxFormatError('gzip');
+    }
+  }
   o.onDecrypt?.(true);
   return readInner(payload);
-}
-
-async function gunzip(data: Uint8Array): Promise<Uint8Array> {
-  try {
-    const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch {
-    throw new KdbxFormatError('gzip');
-  }
 }

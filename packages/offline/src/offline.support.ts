@@ -10,6 +10,7 @@ import {
   type OfflinePackage,
 } from '@strongroom/protocol';
 import type { Argon2idFn, KdfParams, OfflineEnv } from './env.js';
+import { nodeCompression } from './node.js';
 
 /** The cheapest parameters the library accepts: tests spend ~0.1 s per derivation. */
 export const TEST_KDF: KdfParams = { memoryKiB: 65536, iterations: 1, parallelism: 1 };
@@ -28,7 +29,8 @@ export function nodeEnv(opts: { now?: Date; webCrypto?: boolean } = {}): Countin
     argon2id,
     now: () => opts.now ?? new Date(),
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
-    ...(opts.webCrypto ? {} : { crypto: nodeOfflineCrypto }),
+    // The web variant runs the library's defaults: WebCrypto, its own ChaCha20, CompressionStream.
+    ...(opts.webCrypto ? {} : { crypto: nodeOfflineCrypto, compression: nodeCompression }),
     argon2Calls: () => calls,
   };
 }
@@ -141,33 +143,4 @@ export function richPackage(over: Partial<OfflinePackage> = {}): OfflinePackage 
   };
 }
 
-/** `entries` entries in `folders` folders under Root; 1% carry a 16 KiB attachment. */
-export function bigPackage(entries: number, folders: number): OfflinePackage {
-  const root: OfflineFolder = { id: randomUUID(), parentId: null, name: 'Root', path: 'Root' };
-  const fs: OfflineFolder[] = [root];
-  for (let i = 0; i < folders - 1; i++) {
-    const parent = fs[Math.floor(i / 10)]!;
-    const name = `Folder ${i}`;
-    fs.push({ id: randomUUID(), parentId: parent.id, name, path: `${parent.path}/${name}` });
-  }
-  const es: OfflineEntry[] = [];
-  for (let i = 0; i < entries; i++) {
-    const f = fs[i % fs.length]!;
-    es.push(
-      entry(f, `Entry ${i}`, {
-        username: `user${i}@corp.example`,
-        password: randomBytes(15).toString('base64'),
-        url: `https://app${i}.corp.example/login`,
-        notes: `Notes for entry ${i}: rotate quarterly, owner team ${i % 17}.`,
-        tags: i % 3 === 0 ? ['prod', 'db'] : [],
-        customFields: [
-          { name: 'API key', value: randomBytes(16).toString('hex'), protected: true },
-        ],
-        attachments:
-          i % 100 === 0 ? [attachment(`file-${i}.bin`, new Uint8Array(randomBytes(16384)))] : [],
-      }),
-    );
-  }
-  const pkg = richPackage();
-  return { ...pkg, folders: fs, entries: es };
-}
+export { samplePackage as bigPackage } from './bench/sample-package.js';

@@ -100,6 +100,25 @@ describe('ChaCha20 (RFC 8439)', () => {
   });
 });
 
+describe('ChaCha20 word-at-a-time path', () => {
+  it('gives the same stream for long aligned calls, unaligned views and calls after them', () => {
+    const key = randomBytes(32);
+    const nonce = randomBytes(12);
+    const data = new Uint8Array(randomBytes(20_000));
+    const iv = Buffer.concat([Buffer.alloc(4), nonce]);
+    const expected = createCipheriv('chacha20', key, iv).update(data);
+    const s = new ChaCha20(key, nonce);
+    const backing = new Uint8Array(20_001);
+    backing.set(data.subarray(10_128), 1); // an unaligned view for the second call
+    const parts = [
+      s.xor(data.subarray(0, 10_000)), // aligned, 156 whole blocks and a tail
+      s.xor(data.subarray(10_000, 10_128)), // finishes a block, then a whole one
+      s.xorInPlace(backing.subarray(1, 1 + 9_872)), // unaligned: byte path
+    ];
+    expect(Buffer.concat(parts).equals(expected)).toBe(true);
+  });
+});
+
 describe('base64', () => {
   it('round-trips every length and matches the standard encoding', () => {
     for (let n = 0; n < 100; n++) {

@@ -1,26 +1,28 @@
 /**
  * The small XML subset a KDBX document uses: elements, attributes, character data, the five
  * predefined entities and character references, CDATA, comments and processing instructions.
- * Document type declarations are refused (no entity expansion). Not a general XML library:
- * mixed content is kept only as the concatenated text of each element.
+ * Document type declarations are refused (no entity expansion). A streaming scanner, not a
+ * general XML library: it reports events and the reader keeps what it needs.
  */
-
-export interface XmlElement {
-  name: string;
-  attrs: Record<string, string> | null;
-  children: XmlElement[];
-  /** Character data directly inside the element (line ends normalised, entities decoded). */
-  text: string;
-}
 
 export class XmlError extends Error {}
 
-const TAG = /<([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/y;
-const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+/** Receives a document's events in order. */
+export interface XmlHandler {
+  /** `attrs` is the raw attribute text (null when there is none); see `parseAttributes`. */
+  open(name: string, attrs: string | null): void;
+  close(name: string): void;
+  /** Character data `src.slice(start, end)`, raw: decode it with `decodeText` if it is kept. */
+  text(src: string, start: number, end: number): void;
+  /** Decoded contents of a CDATA section. */
+  cdata(text: string): void;
+}
+
 const ENTITY = /&(?:#x([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));/g;
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-function decodeText(raw: string): string {
+/** Normalises line ends and decodes the predefined entities and character references. */
+export function decodeText(raw: string): string {
   const s = raw.indexOf('\r') >= 0 ? raw.replace(/\r\n?/g, '\n') : raw;
   if (s.indexOf('&') < 0) return s;
   if (s.replace(ENTITY, '').indexOf('&') >= 0) throw new XmlError('unknown entity');
@@ -32,30 +34,44 @@ function decodeText(raw: string): string {
   });
 }
 
-export function parseXml(src: string): XmlElement {
-  const root: XmlElement = { name: '#document', attrs: null, children: [], text: '' };
-  const stack: XmlElement[] = [root];
+const ATTR = /([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+
+export function parseAttributes(raw: string): Record<string, string> {
+  if (raw === 'Protected="True"') return { Protected: 'True' }; // the common case, fast
+  const attrs: Record<string, string> = {};
+  for (const a of raw.matchAll(ATTR)) attrs[a[1]!] = decodeText(a[2] ?? a[3] ?? '');
+  return attrs;
+}
+
+/**
+ * One tag at a time, matched by the regular expression engine (native code from the first
+ * call, unlike a character loop in a cold process): end tag, start tag with its attributes,
+ * self-closing or not.
+ */
+const TAG =
+  /<(?:\/([A-Za-z_][\w.:-]*)\s*|([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?))>/y;
+
+/**
+ * Scans a document and reports its events; checks that tags nest and that there is one root
+ * element. Streaming: it builds no tree, so a large document costs little memory.
+ */
+export function scanXml(src: string, h: XmlHandler): void {
+  const stack: string[] = [];
+  let roots = 0;
   let pos = 0;
   const n = src.length;
   while (pos < n) {
     const lt = src.indexOf('<', pos);
     const textEnd = lt < 0 ? n : lt;
     if (textEnd > pos) {
-      const top = stack[stack.length - 1]!;
-      const raw = src.slice(pos, textEnd);
-      if (stack.length > 1) top.text += decodeText(raw);
-      else if (raw.trim() !== '') throw new XmlError('text outside the root element');
+      if (stack.length > 0) h.text(src, pos, textEnd);
+      else if (src.slice(pos, textEnd).trim() !== '') {
+        throw new XmlError('text outside the root element');
+      }
     }
     if (lt < 0) break;
     const c = src.charCodeAt(lt + 1);
-    if (c === 0x2f /* / */) {
-      const gt = src.indexOf('>', lt);
-      if (gt < 0) throw new XmlError('unterminated end tag');
-      const name = src.slice(lt + 2, gt).trim();
-      const top = stack.pop();
-      if (!top || stack.length === 0 || top.name !== name) throw new XmlError('mismatched end tag');
-      pos = gt + 1;
-    } else if (c === 0x3f /* ? */) {
+    if (c === 0x3f /* ? */) {
       const end = src.indexOf('?>', lt);
       if (end < 0) throw new XmlError('unterminated processing instruction');
       pos = end + 2;
@@ -66,8 +82,8 @@ export function parseXml(src: string): XmlElement {
         pos = end + 3;
       } else if (src.startsWith('<![CDATA[', lt)) {
         const end = src.indexOf(']]>', lt + 9);
-        if (end < 0 || stack.length < 2) throw new XmlError('bad CDATA section');
-        stack[stack.length - 1]!.text += src.slice(lt + 9, end).replace(/\r\n?/g, '\n');
+        if (end < 0 || stack.length === 0) throw new XmlError('bad CDATA section');
+        h.cdata(src.slice(lt + 9, end).replace(/\r\n?/g, '\n'));
         pos = end + 3;
       } else {
         throw new XmlError('document type declarations are not accepted');
@@ -76,26 +92,21 @@ export function parseXml(src: string): XmlElement {
       TAG.lastIndex = lt;
       const m = TAG.exec(src);
       if (!m) throw new XmlError('malformed tag');
-      let attrs: Record<string, string> | null = null;
-      if (m[2]) {
-        attrs = {};
-        for (const a of m[2].matchAll(ATTR)) attrs[a[1]!] = decodeText(a[2] ?? a[3] ?? '');
-      }
-      const el: XmlElement = { name: m[1]!, attrs, children: [], text: '' };
-      const parent = stack[stack.length - 1]!;
-      if (parent === root && root.children.length > 0) throw new XmlError('two root elements');
-      parent.children.push(el);
-      if (!m[3]) stack.push(el);
       pos = TAG.lastIndex;
+      if (m[1] !== undefined) {
+        if (stack.pop() !== m[1]) throw new XmlError('mismatched end tag');
+        h.close(m[1]);
+      } else {
+        const name = m[2]!;
+        if (stack.length === 0 && roots++ > 0) throw new XmlError('two root elements');
+        h.open(name, m[3] ? m[3].trim() : null);
+        if (m[4]) h.close(name);
+        else stack.push(name);
+      }
     }
   }
-  if (stack.length !== 1 || root.children.length !== 1) throw new XmlError('incomplete document');
-  return root.children[0]!;
+  if (stack.length !== 0 || roots !== 1) throw new XmlError('incomplete document');
 }
-
-/** First child element of that name. */
-export const child = (el: XmlElement, name: string): XmlElement | undefined =>
-  el.children.find((c) => c.name === name);
 
 const ESCAPE = /[&<>\r]/g;
 const NEEDS_ESCAPE = /[&<>\r]/;
