@@ -16,7 +16,16 @@
 // Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
 import { OFFLINE_PACKAGE_FORMAT, checkPasswordRequirements } from '@strongroom/protocol/lite';
 import type { OfflineEntry, OfflinePackage, PasswordRequirements } from '@strongroom/protocol';
-import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
+import {
+  TruncatedError,
+  concat,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+  utf8,
+} from './bytes.js';
 import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
 import { assertKdf, kdfProblem } from './kdf.js';
@@ -31,6 +40,7 @@ import {
   verifyHeaderHash,
   writeKdbx,
   type InnerContent,
+  type WriteContent,
   type ParsedHeader,
   type Stream,
   type VariantDictionary,
@@ -295,31 +305,43 @@ function uniqueKey(wanted: string, taken: Set<string>): string {
   return key;
 }
 
+/** Writes the document as UTF-8 chunks of about 64 KiB (no single string of the whole). */
 class XmlWriter {
-  readonly parts: string[] = [];
+  readonly chunks: Uint8Array[] = [];
   readonly binaries: Uint8Array[] = [];
+  #text = '';
   constructor(private readonly stream: Stream) {}
 
+  add(s: string): void {
+    this.#text += s;
+    if (this.#text.length >= 65536) this.flush();
+  }
+  flush(): Uint8Array[] {
+    if (this.#text !== '') this.chunks.push(utf8(this.#text));
+    this.#text = '';
+    return this.chunks;
+  }
+
   el(name: string, text: string): void {
-    this.parts.push(`<${name}>${escapeXml(text)}</${name}>`);
+    this.add(`<${name}>${escapeXml(text)}</${name}>`);
   }
   /** A `String` field; protected values go through the inner stream, in document order. */
   field(key: string, value: string, protect: boolean): void {
     const v = protect
       ? `<Value Protected="True">${toBase64(this.stream.xorInPlace(utf8(value)))}</Value>`
       : `<Value>${escapeXml(value)}</Value>`;
-    this.parts.push(`<String><Key>${escapeXml(key)}</Key>${v}</String>`);
+    this.add(`<String><Key>${escapeXml(key)}</Key>${v}</String>`);
   }
   customData(items: [string, string][]): void {
     if (items.length === 0) return;
-    this.parts.push('<CustomData>');
+    this.add('<CustomData>');
     for (const [k, v] of items) {
-      this.parts.push(`<Item><Key>${escapeXml(k)}</Key><Value>${escapeXml(v)}</Value></Item>`);
+      this.add(`<Item><Key>${escapeXml(k)}</Key><Value>${escapeXml(v)}</Value></Item>`);
     }
-    this.parts.push('</CustomData>');
+    this.add('</CustomData>');
   }
   times(created: string, modified: string, expires: string | null): void {
-    this.parts.push(
+    this.add(
       `<Times><CreationTime>${kdbxTime(created)}</CreationTime>` +
         `<LastModificationTime>${kdbxTime(modified)}</LastModificationTime>` +
         (expires ? `<ExpiryTime>${kdbxTime(expires)}</ExpiryTime><Expires>True</Expires>` : '') +
@@ -363,7 +385,7 @@ function writeEntry(
   const tagsFit = e.tags.every((t) => t !== '' && t.trim() === t && !/[;,]/.test(t));
   if (!tagsFit) extra.tags = e.tags;
 
-  w.parts.push(`<Entry><UUID>${kdbxUuid(e.id, used, random)}</UUID>`);
+  w.add(`<Entry><UUID>${kdbxUuid(e.id, used, random)}</UUID>`);
   if (e.tags.length > 0 && tagsFit) w.el('Tags', e.tags.join(';'));
   w.times(e.createdAt, e.modifiedAt, e.expiresAt);
 
@@ -398,14 +420,12 @@ function writeEntry(
       extra.attachments.push(
         key === a.fileName ? { id: a.id } : { id: a.id, fileName: a.fileName },
       );
-      w.parts.push(
-        `<Binary><Key>${escapeXml(key)}</Key><Value Ref="${w.binaries.length}"/></Binary>`,
-      );
+      w.add(`<Binary><Key>${escapeXml(key)}</Key><Value Ref="${w.binaries.length}"/></Binary>`);
       w.binaries.push(bytes);
     }
   }
   w.customData([[P + 'entry', JSON.stringify(extra)]]);
-  w.parts.push('</Entry>');
+  w.add('</Entry>');
 }
 
 type Folder = OfflinePackage['folders'][number];
@@ -464,30 +484,30 @@ function buildXml(
   serverUrl: string,
   stream: Stream,
   random: (n: number) => Uint8Array,
-): { xml: string; binaries: Uint8Array[] } {
+): { xml: Uint8Array[]; binaries: Uint8Array[] } {
   const { pkg, children, entriesOf, order, files } = plan;
   const w = new XmlWriter(stream);
   const used = new Set<string>();
 
-  w.parts.push('<?xml version="1.0" encoding="utf-8" standalone="yes"?><KeePassFile><Meta>');
+  w.add('<?xml version="1.0" encoding="utf-8" standalone="yes"?><KeePassFile><Meta>');
   w.el('Generator', 'Strongroom');
   w.el('DatabaseName', `Strongroom offline cache (${pkg.loginName})`);
   w.el('DatabaseNameChanged', kdbxTime(pkg.createdAt));
-  w.parts.push(
+  w.add(
     '<MemoryProtection><ProtectTitle>False</ProtectTitle><ProtectUserName>False</ProtectUserName>' +
       '<ProtectPassword>True</ProtectPassword><ProtectURL>False</ProtectURL>' +
       '<ProtectNotes>False</ProtectNotes></MemoryProtection>' +
       '<RecycleBinEnabled>False</RecycleBinEnabled><HistoryMaxItems>0</HistoryMaxItems>',
   );
   w.customData(metaItems(pkg, serverUrl));
-  w.parts.push('</Meta><Root>');
+  w.add('</Meta><Root>');
 
   const writeGroup = (f: Folder, path: string) => {
-    w.parts.push(`<Group><UUID>${kdbxUuid(f.id, used, random)}</UUID>`);
+    w.add(`<Group><UUID>${kdbxUuid(f.id, used, random)}</UUID>`);
     w.el('Name', f.name);
-    w.parts.push('<IconID>48</IconID>');
+    w.add('<IconID>48</IconID>');
     w.times(pkg.createdAt, pkg.createdAt, null);
-    w.parts.push('<IsExpanded>True</IsExpanded>');
+    w.add('<IsExpanded>True</IsExpanded>');
     const items: [string, string][] = [
       [P + 'id', f.id],
       [P + 'n', String(order.get(f.id))],
@@ -498,14 +518,14 @@ function buildXml(
       writeEntry(w, e, n, f.path, files, used, random);
     }
     for (const c of children.get(f.id) ?? []) writeGroup(c, `${f.path}/${c.name}`);
-    w.parts.push('</Group>');
+    w.add('</Group>');
   };
   if (plan.root) writeGroup(plan.root, plan.root.name);
   else {
-    w.parts.push(`<Group><UUID>${toBase64(random(16))}</UUID><Name>Root</Name></Group>`);
+    w.add(`<Group><UUID>${toBase64(random(16))}</UUID><Name>Root</Name></Group>`);
   }
-  w.parts.push('<DeletedObjects/></Root></KeePassFile>');
-  return { xml: w.parts.join(''), binaries: w.binaries };
+  w.add('<DeletedObjects/></Root></KeePassFile>');
+  return { xml: w.flush(), binaries: w.binaries };
 }
 
 const inconsistent = (why: string) =>
@@ -548,11 +568,11 @@ export async function buildCache(
     kdf: o.kdf,
     random: (n) => env.randomBytes(n),
     publicCustomData,
-    content: async (): Promise<InnerContent> => {
+    content: async (): Promise<WriteContent> => {
       const streamKey = env.randomBytes(64);
       const stream = await innerStream(crypto, streamKey);
       const { xml, binaries } = buildXml(plan, o.serverUrl, stream, (n) => env.randomBytes(n));
-      return { streamKey, binaries, xml: utf8(xml) };
+      return { streamKey, binaries, xml };
     },
     onDerived: () => {
       o.onProgress?.('derive', true);
@@ -922,6 +942,74 @@ function readDocument(
   };
 }
 
+/** A keystream of zeros: the warm-up below has no secrets to hide. */
+const NO_STREAM: Stream = { xorInPlace: (d) => d };
+
+let warmed = false;
+
+/**
+ * Runs the writer and the reader once over a small made-up document while Argon2 works on
+ * another thread (decision 37): in a fresh process the reader is otherwise still unoptimised
+ * when the real document arrives, which costs a user listing a 1,000-entry cache about a tenth
+ * of a second. Skipped when Argon2 has already finished (a host whose Argon2 blocks the main
+ * thread), and done once per process.
+ */
+async function warmWhile(pending: Promise<unknown>): Promise<void> {
+  if (warmed) return;
+  let settled = false;
+  pending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 0));
+  if (settled) return;
+  warmed = true;
+  const folder = { id: 'f', parentId: null, name: 'Root', path: 'Root' };
+  const entries: OfflineEntry[] = [];
+  for (let i = 0; i < 300; i++) {
+    entries.push({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      folderId: 'f',
+      path: `Root/Entry ${i}`,
+      name: `Entry ${i}`,
+      username: `user${i}@example.com`,
+      password: `password ${i} & more`,
+      url: `https://example.com/${i}`,
+      notes: `Notes ${i}`,
+      tags: i % 3 ? [] : ['a', 'b'],
+      customFields: [{ name: 'Field', value: `value ${i}`, protected: i % 2 === 0 }],
+      attachments: [],
+      clientMeta: {},
+      expiresAt: null,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      modifiedAt: '2026-01-01T00:00:00.000Z',
+    });
+  }
+  const pkg = {
+    format: OFFLINE_PACKAGE_FORMAT,
+    cacheId: 'c',
+    serverId: 's',
+    revision: 'r',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: null,
+    maxOfflineUntil: null,
+    loginName: 'u',
+    user: { id: 'u', displayName: 'U' },
+    clientSettings: {},
+    passwordRequirements: {},
+    folders: [folder],
+    entries,
+  } as unknown as OfflinePackage;
+  let n = 0;
+  const random = (k: number) => {
+    const b = new Uint8Array(k);
+    new DataView(b.buffer).setUint32(0, n++); // distinct, so that made-up UUIDs never collide
+    return b;
+  };
+  const { xml, binaries } = buildXml(planPackage(pkg), '', NO_STREAM, random);
+  readDocument(dec.decode(concat(...xml)), NO_STREAM, binaries);
+}
+
 /**
  * Opens a cache: machine check first (no Argon2 for a cache from another machine), then the
  * password, then the payload. Throws OfflineCacheError; an expired cache is `cache_expired`.
@@ -953,7 +1041,7 @@ export async function openCache(
         }
         const composite = await compositeKey(crypto, utf8(o.cachePassword), o.machineKey);
         o.onProgress?.('derive', false);
-        const t = await env
+        const pending = env
           .argon2id(composite, a.salt, {
             memoryKiB: a.memoryKiB,
             iterations: a.iterations,
@@ -963,6 +1051,8 @@ export async function openCache(
           .catch((err: unknown) => {
             throw new HostError(err);
           });
+        await warmWhile(pending);
+        const t = await pending;
         o.onProgress?.('derive', true);
         return t;
       },

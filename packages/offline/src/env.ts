@@ -48,7 +48,8 @@ export interface OfflineCrypto {
 
 /** gzip, for the KDBX payload. */
 export interface OfflineCompression {
-  gzip(data: Uint8Array): Promise<Uint8Array>;
+  /** gzip of the concatenation of `parts`. */
+  gzip(parts: readonly Uint8Array[]): Promise<Uint8Array>;
   /** Throws on data that is not gzip. */
   gunzip(data: Uint8Array): Promise<Uint8Array>;
 }
@@ -133,10 +134,10 @@ export const webCrypto: OfflineCrypto = {
 export const cryptoOf = (env: OfflineEnv): OfflineCrypto => env.crypto ?? webCrypto;
 
 async function pipe(
-  data: Uint8Array,
+  data: readonly Uint8Array[],
   t: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
 ): Promise<Uint8Array> {
-  const reader = new Blob([ab(data)]).stream().pipeThrough(t).getReader();
+  const reader = new Blob(data.map(ab)).stream().pipeThrough(t).getReader();
   const parts: Uint8Array[] = [];
   for (;;) {
     const { done, value } = await reader.read();
@@ -149,7 +150,7 @@ async function pipe(
 /** OfflineCompression on the Compression Streams API (Node 18+, browsers). */
 export const streamCompression: OfflineCompression = {
   gzip: (data) => pipe(data, new CompressionStream('gzip') as never),
-  gunzip: (data) => pipe(data, new DecompressionStream('gzip') as never),
+  gunzip: (data) => pipe([data], new DecompressionStream('gzip') as never),
 };
 
 export const compressionOf = (env: OfflineEnv): OfflineCompression =>

@@ -355,32 +355,29 @@ export async function innerStream(crypto: OfflineCrypto, streamKey: Uint8Array):
     : new ChaCha20(key, nonce);
 }
 
-function writeInner(c: InnerContent): Uint8Array {
-  let size = 5 + 4 + 5 + c.streamKey.length + 5 + c.xml.length;
-  for (const b of c.binaries) size += 6 + b.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let o = 0;
-  const field = (id: number, len: number) => {
-    out[o] = id;
-    view.setUint32(o + 1, len, true);
-    o += 5;
-  };
-  field(1, 4);
-  view.setUint32(o, INNER_STREAM_CHACHA20, true);
-  o += 4;
-  field(2, c.streamKey.length);
-  out.set(c.streamKey, o);
-  o += c.streamKey.length;
+/** What a writer provides: the document as UTF-8 chunks. */
+export interface WriteContent {
+  streamKey: Uint8Array;
+  binaries: Uint8Array[];
+  xml: Uint8Array[];
+}
+
+/** The inner header and the document, as parts (nothing copied into one buffer). */
+function writeInner(c: WriteContent): Uint8Array[] {
+  const field = (id: number, len: number) => new ByteWriter().u8(id).u32(len);
+  const head = field(1, 4).u32(INNER_STREAM_CHACHA20);
+  head.bytes(field(2, c.streamKey.length).result()).bytes(c.streamKey);
+  const parts: Uint8Array[] = [head.result()];
   for (const b of c.binaries) {
-    field(3, b.length + 1);
-    out[o++] = 0; // flags: not "protected in memory"
-    out.set(b, o);
-    o += b.length;
+    parts.push(
+      field(3, b.length + 1)
+        .u8(0)
+        .result(),
+      b,
+    ); // flags 0: not "protected in memory"
   }
-  field(0, 0);
-  out.set(c.xml, o);
-  return out;
+  parts.push(field(0, 0).result(), ...c.xml);
+  return parts;
 }
 
 function readInner(payload: Uint8Array): InnerContent {
@@ -424,7 +421,7 @@ export interface WriteOptions {
   random: (n: number) => Uint8Array;
   publicCustomData: VariantDictionary;
   /** Produces the inner content while Argon2 runs (it runs off the main thread in Node). */
-  content: () => Promise<InnerContent> | InnerContent;
+  content: () => Promise<WriteContent> | WriteContent;
   onDerived?: () => void;
 }
 

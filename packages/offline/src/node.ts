@@ -3,18 +3,26 @@
  * isomorphic core): Argon2id, randomness and hashing from `@strongroom/crypto`, gzip from
  * node:zlib.
  */
-import { gunzip, gzip, constants } from 'node:zlib';
+import { constants, createGzip, gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { argon2idRaw, nodeOfflineCrypto, offlineRandomBytes } from '@strongroom/crypto/offline';
 import type { OfflineCompression, OfflineEnv } from './env.js';
 
-const gzipP = promisify(gzip);
 const gunzipP = promisify(gunzip);
 const u8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** gzip on node:zlib (off the main thread); level 1: the payload is mostly XML, and time counts. */
 export const nodeCompression: OfflineCompression = {
-  gzip: async (data) => u8(await gzipP(data, { level: constants.Z_BEST_SPEED })),
+  gzip: (parts) =>
+    new Promise((resolve, reject) => {
+      const z = createGzip({ level: constants.Z_BEST_SPEED });
+      const out: Buffer[] = [];
+      z.on('data', (d: Buffer) => out.push(d));
+      z.on('error', reject);
+      z.on('end', () => resolve(u8(Buffer.concat(out))));
+      for (const p of parts) z.write(p);
+      z.end();
+    }),
   gunzip: async (data) => u8(await gunzipP(data)),
 };
 
