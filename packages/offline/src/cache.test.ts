@@ -291,10 +291,11 @@ describe('KeePassXC opens the cache with the password and the key file', () => {
   let pkg: OfflinePackage;
   let db: string;
   let keyFile: string;
+  let key: Uint8Array;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'strongroom-kpx-'));
     pkg = richPackage();
-    const key = machineKey();
+    key = machineKey();
     const bytes = await buildCache(nodeEnv(), pkg, {
       serverUrl: 'https://vault.corp.example',
       cachePassword: PASSWORD,
@@ -374,6 +375,36 @@ describe('KeePassXC opens the cache with the password and the key file', () => {
   it('does not open without the key file or with the wrong password', () => {
     expect(kpx(['ls', '-q', db], PASSWORD).status).not.toBe(0);
     expect(kpx(['ls', '-q', '-k', keyFile, db], PASSWORD + 'x').status).not.toBe(0);
+  });
+
+  it('a cache saved again by KeePassXC (a group added) still opens, with the same content', async () => {
+    // KeePassXC sorts fields, attachments and tags, drops control characters and writes line
+    // ends as they are (XML then reads CR LF as LF) when it saves: the order comes back from our
+    // own data; the characters are KeePassXC's to keep.
+    const clean = richPackage();
+    for (const e of clean.entries) {
+      e.customFields = e.customFields.filter((f) => f.name !== 'Control');
+      e.notes = e.notes.replace(/\r\n?/g, '\n');
+    }
+    const copy = join(dir, 'resaved.kdbx');
+    const bytes = await buildCache(nodeEnv(), clean, {
+      serverUrl: 'https://s',
+      cachePassword: PASSWORD,
+      machineKey: key,
+      kdf: TEST_KDF,
+    });
+    writeFileSync(copy, bytes);
+    const r = kpx(['mkdir', '-q', '-k', keyFile, copy, 'Added in KeePassXC'], PASSWORD);
+    expect(r.status).toBe(0);
+    const resaved = new Uint8Array(readFileSync(copy));
+    expect(Buffer.from(resaved).equals(Buffer.from(bytes))).toBe(false);
+    const opened = await openCache(nodeEnv(), resaved, {
+      cachePassword: PASSWORD,
+      machineKey: key,
+    });
+    expect(opened.folders).toEqual(clean.folders);
+    expect(opened.entries).toEqual(clean.entries);
+    expect(opened.meta.cacheId).toBe(clean.cacheId);
   });
 
   it('a database made by KeePassXC itself is refused as cache_unsupported', async () => {

@@ -16,16 +16,7 @@
 // Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
 import { OFFLINE_PACKAGE_FORMAT, checkPasswordRequirements } from '@strongroom/protocol/lite';
 import type { OfflineEntry, OfflinePackage, PasswordRequirements } from '@strongroom/protocol';
-import {
-  TruncatedError,
-  concat,
-  equalBytes,
-  fromBase64,
-  fromHex,
-  toBase64,
-  toHex,
-  utf8,
-} from './bytes.js';
+import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
 import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
 import { assertKdf, kdfProblem } from './kdf.js';
@@ -273,14 +264,16 @@ interface EntryExtra {
   modified: string;
   expires?: string;
   clientMeta?: Record<string, unknown>;
-  /** Set when a tag holds a separator or is blank, so `Tags` cannot carry the list. */
+  /** Set when `Tags` cannot carry the list as it is: several tags (order), separators, blanks. */
   tags?: string[];
   /** KDBX key → custom field name, where the name could not be the key. */
   names?: Record<string, string>;
   /** Custom fields written protected only because XML cannot carry their characters. */
   unprotected?: string[];
-  /** Attachment ids in order; file names where the binary's key differs. */
-  attachments?: { id: string; fileName?: string }[];
+  /** KDBX keys of the custom fields in the package's order (KeePassXC sorts them on saving). */
+  fields?: string[];
+  /** Attachments in order: id, the binary's KDBX key, and the file name where it differs. */
+  attachments?: { id: string; key: string; fileName?: string }[];
   /** Set when the package's path is not folder path + '/' + name. */
   path?: string;
 }
@@ -382,7 +375,9 @@ function writeEntry(
   if (e.expiresAt !== null) extra.expires = e.expiresAt;
   if (Object.keys(e.clientMeta).length > 0) extra.clientMeta = e.clientMeta;
   if (e.path !== `${folderPath}/${e.name}`) extra.path = e.path;
-  const tagsFit = e.tags.every((t) => t !== '' && t.trim() === t && !/[;,]/.test(t));
+  // KDBX tags are a set (KeePassXC sorts them when it saves): the list keeps its order here.
+  const tagsFit =
+    e.tags.length < 2 && e.tags.every((t) => t !== '' && t.trim() === t && !/[;,]/.test(t));
   if (!tagsFit) extra.tags = e.tags;
 
   w.add(`<Entry><UUID>${kdbxUuid(e.id, used, random)}</UUID>`);
@@ -410,6 +405,7 @@ function writeEntry(
   }
   if (Object.keys(names).length > 0) extra.names = names;
   if (unprotected.length > 0) extra.unprotected = unprotected;
+  if (e.customFields.length > 1) extra.fields = [...taken].slice(STANDARD.length);
 
   if (e.attachments.length > 0) {
     const takenFiles = new Set<string>();
@@ -418,7 +414,7 @@ function writeEntry(
       const bytes = files.get(a)!;
       const key = uniqueKey(a.fileName, takenFiles);
       extra.attachments.push(
-        key === a.fileName ? { id: a.id } : { id: a.id, fileName: a.fileName },
+        key === a.fileName ? { id: a.id, key } : { id: a.id, key, fileName: a.fileName },
       );
       w.add(`<Binary><Key>${escapeXml(key)}</Key><Value Ref="${w.binaries.length}"/></Binary>`);
       w.binaries.push(bytes);
@@ -850,22 +846,33 @@ function entryOf(e: EntryCtx, binaries: Uint8Array[]): { entry: CachedEntry; n: 
   if (!folder) return null;
   const extra = JSON.parse(json) as EntryExtra;
   const std = new Map<string, string>();
-  const customFields: CachedEntry['customFields'] = [];
+  let customFields: (CachedEntry['customFields'][number] & { key: string })[] = [];
   for (const s of e.strings) {
     if (isStandard(s.key)) std.set(s.key, s.value);
     else {
       customFields.push({
+        key: s.key,
         name: extra.names?.[s.key] ?? s.key,
         value: s.value,
         protected: s.protected && !(extra.unprotected ?? []).includes(s.key),
       });
     }
   }
-  const ids = extra.attachments ?? [];
-  const attachments = e.files.map((f, i) => {
+  if (extra.fields) {
+    const rank = new Map(extra.fields.map((k, i) => [k, i]));
+    const at = (k: string) => rank.get(k) ?? Number.MAX_SAFE_INTEGER;
+    customFields = customFields.sort((a, b) => at(a.key) - at(b.key));
+  }
+  const byKey = new Map<string, Uint8Array>();
+  for (const f of e.files) {
     const bytes = /^\d+$/.test(f.ref) ? binaries[Number(f.ref)] : undefined;
     if (!bytes) throw new KdbxFormatError('binary reference');
-    return lazyAttachment(ids[i]?.id ?? '', ids[i]?.fileName ?? f.key, bytes);
+    byKey.set(f.key, bytes);
+  }
+  const attachments = (extra.attachments ?? []).map((a) => {
+    const bytes = byKey.get(a.key);
+    if (!bytes) throw new KdbxFormatError('attachment missing');
+    return lazyAttachment(a.id, a.fileName ?? a.key, bytes);
   });
   if (typeof extra.id !== 'string' || typeof extra.created !== 'string') {
     throw new KdbxFormatError('entry data');
@@ -889,7 +896,11 @@ function entryOf(e: EntryCtx, binaries: Uint8Array[]): { entry: CachedEntry; n: 
             .split(/[;,]/)
             .map((t) => t.trim())
             .filter((t) => t !== '')),
-    customFields,
+    customFields: customFields.map(({ name, value, protected: p }) => ({
+      name,
+      value,
+      protected: p,
+    })),
     attachments,
     clientMeta: extra.clientMeta ?? {},
     expiresAt: extra.expires ?? null,
@@ -942,74 +953,6 @@ function readDocument(
   };
 }
 
-/** A keystream of zeros: the warm-up below has no secrets to hide. */
-const NO_STREAM: Stream = { xorInPlace: (d) => d };
-
-let warmed = false;
-
-/**
- * Runs the writer and the reader once over a small made-up document while Argon2 works on
- * another thread (decision 37): in a fresh process the reader is otherwise still unoptimised
- * when the real document arrives, which costs a user listing a 1,000-entry cache about a tenth
- * of a second. Skipped when Argon2 has already finished (a host whose Argon2 blocks the main
- * thread), and done once per process.
- */
-async function warmWhile(pending: Promise<unknown>): Promise<void> {
-  if (warmed) return;
-  let settled = false;
-  pending.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((r) => setTimeout(r, 0));
-  if (settled) return;
-  warmed = true;
-  const folder = { id: 'f', parentId: null, name: 'Root', path: 'Root' };
-  const entries: OfflineEntry[] = [];
-  for (let i = 0; i < 300; i++) {
-    entries.push({
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      folderId: 'f',
-      path: `Root/Entry ${i}`,
-      name: `Entry ${i}`,
-      username: `user${i}@example.com`,
-      password: `password ${i} & more`,
-      url: `https://example.com/${i}`,
-      notes: `Notes ${i}`,
-      tags: i % 3 ? [] : ['a', 'b'],
-      customFields: [{ name: 'Field', value: `value ${i}`, protected: i % 2 === 0 }],
-      attachments: [],
-      clientMeta: {},
-      expiresAt: null,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      modifiedAt: '2026-01-01T00:00:00.000Z',
-    });
-  }
-  const pkg = {
-    format: OFFLINE_PACKAGE_FORMAT,
-    cacheId: 'c',
-    serverId: 's',
-    revision: 'r',
-    createdAt: '2026-01-01T00:00:00.000Z',
-    expiresAt: null,
-    maxOfflineUntil: null,
-    loginName: 'u',
-    user: { id: 'u', displayName: 'U' },
-    clientSettings: {},
-    passwordRequirements: {},
-    folders: [folder],
-    entries,
-  } as unknown as OfflinePackage;
-  let n = 0;
-  const random = (k: number) => {
-    const b = new Uint8Array(k);
-    new DataView(b.buffer).setUint32(0, n++); // distinct, so that made-up UUIDs never collide
-    return b;
-  };
-  const { xml, binaries } = buildXml(planPackage(pkg), '', NO_STREAM, random);
-  readDocument(dec.decode(concat(...xml)), NO_STREAM, binaries);
-}
-
 /**
  * Opens a cache: machine check first (no Argon2 for a cache from another machine), then the
  * password, then the payload. Throws OfflineCacheError; an expired cache is `cache_expired`.
@@ -1051,7 +994,6 @@ export async function openCache(
           .catch((err: unknown) => {
             throw new HostError(err);
           });
-        await warmWhile(pending);
         const t = await pending;
         o.onProgress?.('derive', true);
         return t;

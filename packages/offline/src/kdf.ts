@@ -29,8 +29,6 @@ export function assertKdf(p: KdfParams): void {
   if (problem) throw new RangeError(problem);
 }
 
-const now = () => globalThis.performance.now();
-
 /**
  * Argon2id parameters for this machine: 64 MiB, one lane, and as many passes as take about
  * `targetMs` (at least 2). One lane because the Argon2 we run computes lanes one after another,
@@ -38,7 +36,11 @@ const now = () => globalThis.performance.now();
  * opening the same file, without costing an attacker more (decision 39). Measures
  * T(t) = a + b·t at t = 1 and t = 5, best of two, after one warm-up run.
  */
-export async function calibrateKdf(env: OfflineEnv, targetMs = 500): Promise<KdfParams> {
+export async function calibrateKdf(
+  env: OfflineEnv,
+  targetMs = 500,
+  now: () => number = () => globalThis.performance.now(),
+): Promise<KdfParams> {
   const memoryKiB = KDF_LIMITS.minMemoryKiB;
   const password = env.randomBytes(32);
   const salt = env.randomBytes(32);
