@@ -2,7 +2,7 @@
  * The offline cache: an offline package (offline-mode §4) turned into a KDBX 4 file that only
  * the cache password plus this machine's key file open (offline-mode §3), and back.
  *
- * Layout (decision 38):
+ * Layout (decision 37):
  * - public header custom data (readable without a password, covered by the header HMAC):
  *   `strongroom.cacheId`, `strongroom.machineCheck` (HMAC-SHA-256 of the cache id under the
  *   machine key), and the cache's times as hints (`createdAt`, `expiresAt`, `maxOfflineUntil`);
@@ -609,7 +609,7 @@ interface EntryCtx {
 }
 
 /**
- * Reads a KDBX XML document in one pass (decision 37): keeps the Meta custom data, the groups
+ * Reads a KDBX XML document in one pass (decision 36): keeps the Meta custom data, the groups
  * and the entries written by this library, and decrypts every protected value in document
  * order, those of entries it skips (history) included, as the inner stream requires.
  */

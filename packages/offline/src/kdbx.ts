@@ -1,5 +1,5 @@
 /**
- * The KDBX 4 container, written and read by this library (decision 37): outer header (TLV
+ * The KDBX 4 container, written and read by this library (decision 36): outer header (TLV
  * fields, variant dictionaries for the KDF parameters and the public custom data), header
  * SHA-256 and HMAC-SHA-256, the HMAC block stream, the ChaCha20 payload cipher, optional gzip
  * (read only), the inner header (inner stream key, binaries) and the XML document bytes.

@@ -83,6 +83,17 @@ async function main(): Promise<void> {
     console.log(
       `Node ${process.version}; ${RUNS} runs per figure, medians; KeePassXC: keepassxc-cli`,
     );
+    // What starting each program costs before it does anything (a fixed part of every open).
+    const nodeStart: number[] = [];
+    const kpxStart: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      nodeStart.push((await run(process.execPath, ['-e', '0'])).ms);
+      kpxStart.push((await run('keepassxc-cli', ['--version'])).ms);
+    }
+    console.log(
+      `Process start alone: node -e 0 ${f0(median(nodeStart))} ms, ` +
+        `keepassxc-cli --version ${f0(median(kpxStart))} ms`,
+    );
     const machineKey = offlineRandomBytes(32);
     const keyFile = join(dir, 'machine.keyx');
     writeFileSync(keyFile, keyFileXml(machineKey));
