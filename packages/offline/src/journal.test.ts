@@ -113,7 +113,7 @@ describe('offline journal', () => {
     });
     await expectJournalCode(j.records(), 'journal_tampered');
     await expectJournalCode(
-      j.append({ entryId: randomUUID(), action: 'viewed', occurredAt: 'x' }),
+      j.append({ entryId: randomUUID(), action: 'viewed', occurredAt: new Date().toISOString() }),
       'journal_tampered',
     );
   });
@@ -153,6 +153,29 @@ describe('offline journal', () => {
     const { store, key } = await journalWith(1);
     const other = await openJournal(env, store, key, randomUUID());
     await expectJournalCode(other.records(), 'journal_other_cache');
+  });
+
+  it('refuses records the server would refuse, and stores nothing for them', async () => {
+    const { j, store } = await journalWith(1);
+    const before = store.blob;
+    const ok = {
+      entryId: randomUUID(),
+      action: 'viewed' as const,
+      occurredAt: new Date().toISOString(),
+    };
+    for (const bad of [
+      { ...ok, entryId: 'not-a-guid' },
+      { ...ok, occurredAt: 'yesterday' },
+      { ...ok, occurredAt: '2026-02-30T10:00:00Z' },
+      { ...ok, occurredAt: '2026-02-28T24:00:00Z' },
+      { ...ok, action: 'deleted' as never },
+    ]) {
+      await expect(j.append(bad)).rejects.toThrow(RangeError);
+    }
+    expect(store.blob).toBe(before);
+    expect(await j.records()).toHaveLength(1);
+    await j.append({ ...ok, occurredAt: '2028-02-29T23:59:59.5+02:00' }); // a leap day exists
+    expect(await j.records()).toHaveLength(2);
   });
 
   it('clear erases the stored journal', async () => {

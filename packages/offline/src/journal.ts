@@ -94,6 +94,29 @@ export async function journalCacheId(store: BlobStore): Promise<string | null> {
   return blob ? parseEnvelope(blob).cacheId : null;
 }
 
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 date and time that exists on the calendar (no 30 February, no hour 24). */
+function isIsoTime(s: string): boolean {
+  const m = ISO_TIME.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec, oh = '0', om = '0'] = m.slice(1).map((x) => x ?? '0');
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  return (
+    Number(mo) >= 1 &&
+    Number(mo) <= 12 &&
+    Number(d) >= 1 &&
+    Number(d) <= days &&
+    Number(h) <= 23 &&
+    Number(mi) <= 59 &&
+    Number(sec) <= 59 &&
+    Number(oh) <= 23 &&
+    Number(om) <= 59
+  );
+}
+
 const RECORD_KEYS = ['id', 'entryId', 'action', 'occurredAt', 'prev'].join(',');
 
 export async function openJournal(
@@ -153,8 +176,14 @@ export async function openJournal(
 
   return {
     async append(r) {
+      // Refuse here what the server's upload would refuse, or one bad record would block every
+      // later upload of this journal.
       if (r.action !== 'viewed' && r.action !== 'copied') {
         throw new RangeError('A journal action is "viewed" or "copied".');
+      }
+      if (!UUID.test(r.entryId)) throw new RangeError('A journal entry id is a GUID.');
+      if (!isIsoTime(r.occurredAt)) {
+        throw new RangeError('A journal time is an ISO 8601 date and time.');
       }
       const body = await load();
       const record: JournalRecord = {
