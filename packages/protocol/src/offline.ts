@@ -22,8 +22,7 @@ export const OFFLINE_LIMITS = {
   journalSkewMs: 5 * 60_000,
 } as const;
 
-/** Version of the package layout; a client refuses a package whose version it does not know. */
-export const OFFLINE_PACKAGE_FORMAT = 1;
+export { OFFLINE_PACKAGE_FORMAT } from './offline-format.js';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
 const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
