@@ -5,3 +5,4 @@ export * from './passwords.js';
 export * from './tokens.js';
 export * from './totp.js';
 export * from './open-pool.js';
+export * from './generator.js';
