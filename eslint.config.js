@@ -28,7 +28,40 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/crypto/src/**', '**/*.test.ts', 'packages/server/src/test-support/**'],
+    // The offline library also runs in browsers: its core imports no Node module (the host
+    // passes storage, Argon2, clock and randomness). Its benchmark and tests run on Node.
+    files: ['packages/offline/src/**/*.ts'],
+    ignores: ['packages/offline/src/bench/**', '**/*.test.ts', '**/*.support.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: '@strongroom/crypto', message: 'The offline core is isomorphic: inject it.' },
+            { name: '@node-rs/argon2', message: 'The offline core is isomorphic: inject it.' },
+          ],
+          patterns: [
+            {
+              group: ['node:*', 'crypto', 'fs', 'path', 'os', 'buffer', 'stream', 'zlib', 'util'],
+              message: 'The offline core is isomorphic: no Node modules (the host injects them).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'The offline core is isomorphic: use Uint8Array.' },
+        { name: 'process', message: 'The offline core is isomorphic.' },
+      ],
+    },
+  },
+  {
+    files: [
+      'packages/crypto/src/**',
+      '**/*.test.ts',
+      'packages/offline/src/**/*.support.ts',
+      'packages/server/src/test-support/**',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -25,6 +25,19 @@ function age(seconds: number): string {
   return `${Math.round(seconds / 86_400)} days`;
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** What limits the cache's life, in words. */
+function expiry(expiresAt: string | null, maxOfflineUntil: string | null): string {
+  const parts = [
+    expiresAt ? `the cache expires ${when(expiresAt)}` : 'the cache does not expire',
+    ...(maxOfflineUntil ? [`offline use ends ${when(maxOfflineUntil)} at the latest`] : []),
+  ];
+  return parts.join('; ');
+}
+
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -39,7 +52,9 @@ function text(r: Result): string[] {
       return r.mode === 'online'
         ? [
             `Logged in to ${r.serverUrl} as ${r.loginName} (${r.displayName}); the session ends ${when(r.sessionExpiresAt)}.`,
-            ...(r.journal ? [`Offline journal uploaded: ${r.journal.records} records.`] : []),
+            ...(r.journal
+              ? [`Offline journal uploaded: ${plural(r.journal.records, 'record')}.`]
+              : []),
           ]
         : [
             `Working Offline as ${r.loginName} since ${when(r.offlineSince)}, from the cache made ${when(r.cache?.createdAt ?? null)} (read-only).`,
@@ -79,11 +94,12 @@ function text(r: Result): string[] {
         out.push(
           `Offline cache: ${c.entryCount} entries of ${c.loginName}, made ${when(c.createdAt)} (${age(c.ageSeconds)} ago)`,
         );
-        out.push(
-          `  expires: ${when(c.expiresAt)}; offline until: ${when(c.maxOfflineUntil, 'no limit')}`,
-        );
-        if (c.journalRecords)
-          out.push(`  journal: ${c.journalRecords} records to upload at the next connect`);
+        out.push(`  ${expiry(c.expiresAt, c.maxOfflineUntil)}`);
+        if (c.journalRecords) {
+          out.push(
+            `  journal: ${plural(c.journalRecords, 'record')} to upload at the next connect`,
+          );
+        }
         out.push(`  file:    ${c.file}`);
       } else {
         out.push('No offline cache (strongroom disconnect makes one).');
@@ -159,13 +175,15 @@ function text(r: Result): string[] {
         r.usedPreviousCache
           ? `The server does not answer: Working Offline from the previous cache, made ${when(r.cache.createdAt)}.`
           : `Offline cache written: ${r.cache.entryCount} entries (${r.cache.file}).`,
-        `Working Offline since ${when(r.offlineSince)}; the cache expires ${when(r.cache.expiresAt)}; offline until ${when(r.cache.maxOfflineUntil, 'no limit')}.`,
+        `Working Offline since ${when(r.offlineSince)}; ${expiry(r.cache.expiresAt, r.cache.maxOfflineUntil)}.`,
       ];
     case 'connect':
       return [
         `Back online: ${r.loginName} on ${r.serverUrl}.`,
         ...(r.journal
-          ? [`Offline journal uploaded: ${r.journal.records} records (${r.journal.accepted} new).`]
+          ? [
+              `Offline journal uploaded: ${plural(r.journal.records, 'record')} (${r.journal.accepted} new).`,
+            ]
           : []),
         ...(r.cache === 'refreshed'
           ? ['The offline cache was out of date and has been refreshed.']

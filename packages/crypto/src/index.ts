@@ -6,3 +6,4 @@ export * from './tokens.js';
 export * from './totp.js';
 export * from './open-pool.js';
 export * from './generator.js';
+export * from './offline.js';

@@ -1,6 +1,12 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { argon2idRaw, deriveJournalKey, newUuid, randomBytesOf } from '@strongroom/crypto';
+import {
+  argon2idRaw,
+  deriveJournalKey,
+  newUuid,
+  nodeOfflineCrypto,
+  offlineRandomBytes,
+} from '@strongroom/crypto';
 import {
   OfflineCacheError,
   OfflineJournalError,
@@ -43,7 +49,8 @@ function offlineEnv(ctx: Base): OfflineEnv {
   return {
     argon2id: (password, salt, p) => argon2idRaw(password, salt, p),
     now: () => ctx.now(),
-    randomBytes: (n) => new Uint8Array(randomBytesOf(n)),
+    randomBytes: offlineRandomBytes,
+    crypto: nodeOfflineCrypto,
   };
 }
 
