@@ -97,7 +97,7 @@ export class Secrets {
       if (typed === '') throw new CliError('input_needed', `no ${what} given`);
       return typed;
     }
-    throw new CliError('input_needed', `${what} needed: ${howToGive(slot)}`);
+    throw new CliError('input_needed', `${what} is needed: ${howToGive(slot)}`);
   }
 }
 

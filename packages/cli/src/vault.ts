@@ -62,7 +62,7 @@ export interface VaultSource {
   clipboardSeconds(): Promise<number>;
 }
 
-const UUID = new RegExp(UUID_PATTERN);
+const UUID = new RegExp(UUID_PATTERN, 'i');
 export const isId = (s: string): boolean => UUID.test(s);
 
 /**
