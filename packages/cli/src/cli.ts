@@ -4,7 +4,7 @@ import type { Args, Command, OptionSpec } from './command.js';
 import { login, logout, status } from './commands/account.js';
 import { add, edit, mv, rm } from './commands/change.js';
 import { clearCache, connect, disconnect, exportKeyFile, importCache } from './commands/offline.js';
-import { ls, search, show } from './commands/read.js';
+import { attachment, ls, search, show } from './commands/read.js';
 import { baseContext, type Ctx, type OfflineAccess } from './context.js';
 import { CliError, EXIT_CODES } from './errors.js';
 import type { Io } from './io.js';
@@ -19,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   status,
   ls,
   show,
+  attachment,
   search,
   add,
   edit,

@@ -131,6 +131,13 @@ describe('strongroom, offline', () => {
       { name: 'pin', value: 'TESTSECRET-pin', protected: true },
       { name: 'region', value: 'eu-west', protected: false },
     ]);
+    const saved = join(m.home, 'cert-offline.bin');
+    const att = await m.run(['attachment', 'Root/Team/Mail', 'cert.bin', '--out', saved], {
+      env: offlineEnv(alice.password),
+    });
+    expect(att.code, att.stderr).toBe(0);
+    expect(readFileSync(saved).equals(attachment)).toBe(true);
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
     const found = await m.run(['search', 'postmaster', '--json'], {
       env: offlineEnv(alice.password),
     });
@@ -177,6 +184,12 @@ describe('strongroom, offline', () => {
     expect(after.json.cache.journalRecords).toBe(0);
     const online = await m.run(['show', 'Root/Other/Online only', '--json']);
     expect(online.code, online.stderr).toBe(0);
+    const savedOnline = join(m.home, 'cert-online.bin');
+    const attOnline = await m.run(['attachment', mail, 'cert.bin', '-o', savedOnline, '--json']);
+    expect(attOnline.json).toMatchObject({ source: 'server', size: attachment.length });
+    expect(readFileSync(savedOnline).equals(attachment)).toBe(true);
+    expect((await m.run(['attachment', mail, 'cert.bin', '-o', savedOnline])).code).toBe(2);
+    expect((await m.run(['attachment', mail, 'nope.bin', '-o', join(m.home, 'x')])).code).toBe(4);
   });
 
   it('falls back to the cache when the server stops answering, and only for a failed connection', async () => {

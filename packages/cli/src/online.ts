@@ -1,4 +1,5 @@
 import type {
+  AttachmentData,
   EffectiveClientConfig,
   Entry,
   PasswordResponse,
@@ -87,6 +88,11 @@ export class OnlineSource implements VaultSource {
 
   async clipboardSeconds(): Promise<number> {
     return (await this.settings()).settings.clipboardClearSeconds;
+  }
+
+  async attachment(entryId: string, attachmentId: string): Promise<Uint8Array> {
+    const a = await this.api.get<AttachmentData>(`/entries/${entryId}/attachments/${attachmentId}`);
+    return new Uint8Array(Buffer.from(a.data, 'base64'));
   }
 
   settings(): Promise<EffectiveClientConfig> {

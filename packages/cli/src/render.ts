@@ -203,6 +203,8 @@ function text(r: Result): string[] {
       return [
         `Imported the offline cache made ${when(r.createdAt)} (${r.entryCount} entries)${r.reencrypted ? ', re-encrypted with the new cache password' : ''}.`,
       ];
+    case 'attachment':
+      return [`Saved ${r.fileName} of ${r.entry} (${bytes(r.size)}) to ${r.path}.`];
     case 'export-key-file':
       return [
         `Key file written: ${r.path} (keep it as safe as the cache password).`,

@@ -140,6 +140,15 @@ export interface ExportKeyResult {
   cacheFile: string;
 }
 
+export interface AttachmentResult {
+  kind: 'attachment';
+  source: 'server' | 'cache';
+  entry: string;
+  fileName: string;
+  size: number;
+  path: string;
+}
+
 export interface TextResult {
   kind: 'text';
   text: string;
@@ -158,4 +167,5 @@ export type Result =
   | ClearCacheResult
   | ImportCacheResult
   | ExportKeyResult
+  | AttachmentResult
   | TextResult;

@@ -60,6 +60,8 @@ export interface VaultSource {
   password(id: string, action: 'viewed' | 'copied'): Promise<string>;
   search(text: string): Promise<SearchHits>;
   clipboardSeconds(): Promise<number>;
+  /** An attachment's bytes (audited online). */
+  attachment(entryId: string, attachmentId: string): Promise<Uint8Array>;
 }
 
 const UUID = new RegExp(UUID_PATTERN, 'i');

@@ -1,7 +1,9 @@
-import { flag, type Command } from '../command.js';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { flag, str, type Command } from '../command.js';
 import { copyToClipboard, requireClipboard, scheduleClear } from '../clipboard.js';
 import { CliError } from '../errors.js';
-import type { LsResult, SearchResultOut, ShowResult } from '../results.js';
+import type { AttachmentResult, LsResult, SearchResultOut, ShowResult } from '../results.js';
 import { withRead } from '../session.js';
 import { findEntry, findFolder, isId, rootOf } from '../vault.js';
 
@@ -121,6 +123,60 @@ whose name does. Works offline from the cache.`,
     return withRead(ctx, secrets, async (src) => {
       const hits = await src.search(text);
       return { kind: 'search', source: src.kind, query: text, ...hits };
+    });
+  },
+};
+
+export const attachment: Command = {
+  name: 'attachment',
+  summary: "Save an entry's attachment to a file",
+  usage: `strongroom attachment <entry path or id> <file name> --out <path> [--force]
+
+Writes the attachment (as listed by show) to <path>, mode 0600; --force replaces an existing
+file. Online the download is audited; offline it comes from the cache.`,
+  options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
+  stdin: { 'cache-password-stdin': 'cachePassword' },
+  positionals: { min: 2, max: 2 },
+  async run(ctx, args, secrets): Promise<AttachmentResult> {
+    const [ref, fileName] = args.positionals as [string, string];
+    const out = str(args, 'out');
+    if (!out) throw new CliError('usage', 'where to? give --out <path>');
+    const path = resolve(out);
+    return withRead(ctx, secrets, async (src) => {
+      const id =
+        isId(ref) && src.kind === 'server'
+          ? ref.toLowerCase()
+          : findEntry(await src.tree(), ref).id;
+      const entry = await src.entry(id);
+      const found = entry.attachments.filter((a) => a.fileName === fileName || a.id === fileName);
+      if (found.length === 0)
+        throw new CliError('not_found', `${entry.path} has no attachment ${fileName}`);
+      if (found.length > 1) {
+        throw new CliError(
+          'ambiguous',
+          `${entry.path} has ${found.length} attachments named ${fileName}; give one of their ids: ${found.map((a) => a.id).join(', ')}`,
+        );
+      }
+      const bytes = await src.attachment(id, found[0]!.id);
+      try {
+        await writeFile(path, bytes, { mode: 0o600, flag: flag(args, 'force') ? 'w' : 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new CliError('usage', `${path} exists already (--force replaces it)`);
+        }
+        throw new CliError(
+          'failed',
+          `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+      return {
+        kind: 'attachment',
+        source: src.kind,
+        entry: entry.path,
+        fileName: found[0]!.fileName,
+        size: bytes.length,
+        path,
+      };
     });
   },
 };

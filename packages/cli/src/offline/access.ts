@@ -233,6 +233,11 @@ class CacheSource implements OfflineCacheSource {
   async clipboardSeconds(): Promise<number> {
     return this.clipboardClearSeconds;
   }
+  async attachment(entryId: string, attachmentId: string): Promise<Uint8Array> {
+    const a = this.find(entryId).attachments.find((x) => x.id === attachmentId);
+    if (!a) throw new CliError('not_found', `no attachment ${attachmentId} in the offline cache`);
+    return new Uint8Array(Buffer.from(a.dataBase64, 'base64'));
+  }
 }
 
 interface JournalAppender {
