@@ -640,7 +640,7 @@ describe('strongroom, offline', () => {
     const m = machine();
     expect((await loginAs(m, bob)).code).toBe(0);
     const d = await disconnect(m, bob);
-    const bin = mkdtempSync(join(tmpdir(), 'strongroom-fake-xclip-'));
+    const bin = mkdtempSync(join(m.home, 'fake-xclip-'));
     writeFileSync(
       join(bin, 'xclip'),
       `#!/bin/sh\nfor a in "$@"; do [ "$a" = "-out" ] && exit 0; done\ncat > "${join(bin, 'board')}"\n`,

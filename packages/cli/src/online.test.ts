@@ -1,5 +1,4 @@
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base32Decode, totp } from '@strongroom/crypto';
@@ -17,6 +16,12 @@ describe('strongroom, online', () => {
   let servers = '';
   let mail = '';
   let machine: Machine;
+  const others: Machine[] = [];
+  const another = (): Machine => {
+    const m = new Machine();
+    others.push(m);
+    return m;
+  };
 
   beforeAll(async () => {
     server = await TestServer.create();
@@ -46,6 +51,7 @@ describe('strongroom, online', () => {
   afterAll(async () => {
     await server?.destroy();
     machine?.destroy();
+    for (const m of others) m.destroy();
   });
 
   const login = (m: Machine, user: string, password: string, extra: string[] = []) =>
@@ -78,7 +84,7 @@ describe('strongroom, online', () => {
   });
 
   it('refuses a wrong password with one line and exit 3, and a password on the command line with exit 2', async () => {
-    const m = new Machine();
+    const m = another();
     const r = await login(m, alice.login, 'TESTSECRET-wrong-password');
     expect(r.code).toBe(3);
     expect(oneLineError(r)).toMatch(/login name or password is wrong/i);
@@ -94,7 +100,6 @@ describe('strongroom, online', () => {
     expect(arg.code).toBe(2);
     expect(oneLineError(arg)).toMatch(/never taken from the command line/);
     expect(existsSync(join(m.home, 'config', 'session.json'))).toBe(false);
-    m.destroy();
   });
 
   it('lists folders and entries, by path and by id, recursively, as text and JSON', async () => {
@@ -231,7 +236,7 @@ describe('strongroom, online', () => {
   });
 
   it('gives one line and the documented exit code for each kind of failure', async () => {
-    const m = new Machine();
+    const m = another();
     const notLoggedIn = await m.run(['ls']);
     expect(notLoggedIn.code).toBe(3);
     expect(oneLineError(notLoggedIn)).toMatch(/not logged in/);
@@ -274,12 +279,11 @@ describe('strongroom, online', () => {
     expect(oneLineError(ended)).toBe(
       'strongroom: your session has ended: log in again (strongroom login)',
     );
-    m.destroy();
   });
 
   it('copies to the clipboard and clears it afterwards only if it still holds the password', async () => {
     // A stand-in for xclip that keeps the clipboard in a file.
-    const bin = mkdtempSync(join(tmpdir(), 'strongroom-fake-xclip-'));
+    const bin = mkdtempSync(join(machine.home, 'fake-xclip-'));
     const board = join(bin, 'clipboard');
     writeFileSync(
       join(bin, 'xclip'),
@@ -316,14 +320,13 @@ describe('strongroom, online', () => {
   });
 
   it('logs out: the token no longer works and is forgotten', async () => {
-    const m = new Machine();
+    const m = another();
     expect((await login(m, bob.login, bob.password)).code).toBe(0);
     const token = JSON.parse(readFileSync(join(m.home, 'config', 'session.json'), 'utf8')).token;
     const out = await m.run(['logout', '--json']);
     expect(out.json).toEqual({ loggedOut: true, serverSessionEnded: true, mode: 'online' });
     expect((await server.call(token, 'GET', '/me')).status).toBe(401);
     expect(existsSync(join(m.home, 'config', 'session.json'))).toBe(false);
-    m.destroy();
   });
 
   it('asks for the two-factor code when the account has two-factor', async () => {
@@ -343,7 +346,7 @@ describe('strongroom, online', () => {
     });
     expect(confirm.status).toBe(200);
 
-    const m = new Machine();
+    const m = another();
     const noCode = await login(m, carol.login, carol.password);
     expect(noCode.code).toBe(3);
     expect(oneLineError(noCode)).toMatch(
@@ -375,7 +378,6 @@ describe('strongroom, online', () => {
       stdin: `${carol.password}\n${recovery}\n`,
     });
     expect(viaRecovery.code, viaRecovery.stderr).toBe(0);
-    m.destroy();
   });
 });
 

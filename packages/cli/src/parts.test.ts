@@ -4,12 +4,13 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { findClipboard } from './clipboard.js';
 import { CliError } from './errors.js';
 import { eraseFile, writeFileAtomic } from './fsutil.js';
@@ -17,6 +18,9 @@ import type { Io } from './io.js';
 import { clientPaths } from './paths.js';
 import { Secrets } from './secrets.js';
 import { findEntry, findFolder, findNode, normalisePath, type Tree } from './vault.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'strongroom-cli-parts-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('where the client keeps its state', () => {
   it('uses STRONGROOM_HOME, else the XDG directories, else ~/.config and ~/.local/share', () => {
@@ -43,7 +47,7 @@ describe('where the client keeps its state', () => {
 
 describe('crash-safe files', () => {
   it('replaces a file whole, mode 0600, in a 0700 directory, leaving no temporary file', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'strongroom-fs-')), 'sub');
+    const dir = join(mkdtempSync(join(scratch, 'fs-')), 'sub');
     const file = join(dir, 'f.bin');
     await writeFileAtomic(file, 'one');
     await writeFileAtomic(file, 'two');
@@ -54,14 +58,14 @@ describe('crash-safe files', () => {
   });
 
   it('removes the leftovers of an interrupted write at the next write', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strongroom-fs-'));
+    const dir = mkdtempSync(join(scratch, 'fs-'));
     writeFileSync(join(dir, 'f.bin.tmp-abc'), 'half');
     await writeFileAtomic(join(dir, 'f.bin'), 'whole');
     expect(readdirSync(dir)).toEqual(['f.bin']);
   });
 
   it('erases by overwriting and unlinking; a missing file is fine', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'strongroom-fs-'));
+    const dir = mkdtempSync(join(scratch, 'fs-'));
     const file = join(dir, 'secret');
     writeFileSync(file, 'TESTSECRET-erase-me');
     chmodSync(file, 0o600);
@@ -180,7 +184,7 @@ describe('paths in the vault', () => {
 
 describe('clipboard tools', () => {
   it('finds one only with a display session and the tool on the PATH', () => {
-    const bin = mkdtempSync(join(tmpdir(), 'strongroom-bin-'));
+    const bin = mkdtempSync(join(scratch, 'bin-'));
     for (const t of ['xsel', 'wl-copy', 'wl-paste']) {
       writeFileSync(join(bin, t), '#!/bin/sh\n');
       chmodSync(join(bin, t), 0o755);
