@@ -59,8 +59,15 @@ export class OnlineSource implements VaultSource {
     };
   }
 
-  async password(id: string): Promise<string> {
-    return (await this.api.get<PasswordResponse>(`/entries/${id}/password`)).password;
+  /** One fetch (one audit record) per entry per command, even with --reveal and --copy. */
+  private readonly passwords = new Map<string, Promise<string>>();
+  password(id: string): Promise<string> {
+    let p = this.passwords.get(id);
+    if (!p) {
+      p = this.api.get<PasswordResponse>(`/entries/${id}/password`).then((r) => r.password);
+      this.passwords.set(id, p);
+    }
+    return p;
   }
 
   async search(text: string): Promise<SearchHits> {
