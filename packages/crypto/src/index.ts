@@ -5,4 +5,5 @@ export * from './passwords.js';
 export * from './tokens.js';
 export * from './totp.js';
 export * from './open-pool.js';
+export * from './generator.js';
 export * from './offline.js';

@@ -1,0 +1,3 @@
+export { run, COMMANDS, mainUsage } from './cli.js';
+export { EXIT_CODES, CliError, type CliErrorCode } from './errors.js';
+export { clientPaths, type ClientPaths } from './paths.js';
