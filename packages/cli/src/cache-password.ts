@@ -1,8 +1,5 @@
-import {
-  checkPasswordRequirements,
-  type LoginResponse,
-  type PasswordRequirements,
-} from '@strongroom/protocol';
+import { checkPasswordRequirements } from '@strongroom/protocol/lite';
+import type { LoginResponse, PasswordRequirements } from '@strongroom/protocol';
 import type { Ctx } from './context.js';
 import { CliError } from './errors.js';
 import { ApiError } from './http.js';

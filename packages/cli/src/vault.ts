@@ -1,4 +1,4 @@
-import { UUID_PATTERN } from '@strongroom/protocol';
+import { UUID_PATTERN } from '@strongroom/protocol/lite';
 import { CliError } from './errors.js';
 
 /**

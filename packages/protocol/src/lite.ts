@@ -5,4 +5,5 @@
  * `import type`, which costs nothing at run time.
  */
 export * from './password-rules.js';
-export { OFFLINE_PACKAGE_FORMAT } from './offline-format.js';
+export { OFFLINE_LIMITS, OFFLINE_PACKAGE_FORMAT } from './offline-format.js';
+export { UUID_PATTERN } from './ids.js';

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { UUID_PATTERN } from './ids.js';
+import { OFFLINE_LIMITS } from './offline-format.js';
 import { EffectiveClientConfigSchema } from './clientconfig.js';
 import { PasswordRequirementsSchema } from './policies.js';
 
@@ -9,20 +10,7 @@ import { PasswordRequirementsSchema } from './policies.js';
  * revoke, status, clear) and the upload of the offline journal. Times are ISO 8601 UTC strings.
  */
 
-export const OFFLINE_LIMITS = {
-  clientLabelMax: 100,
-  commentMax: 1000,
-  revokeReasonMax: 500,
-  /** Records in one journal upload. */
-  journalRecordsMax: 10_000,
-  /**
-   * Clock skew tolerated between client and server for journal times (ms): a record may say it
-   * happened up to this much in the future, or this much before the cache was made.
-   */
-  journalSkewMs: 5 * 60_000,
-} as const;
-
-export { OFFLINE_PACKAGE_FORMAT } from './offline-format.js';
+export { OFFLINE_LIMITS, OFFLINE_PACKAGE_FORMAT } from './offline-format.js';
 
 const Uuid = Type.String({ pattern: UUID_PATTERN, maxLength: 36 });
 const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });

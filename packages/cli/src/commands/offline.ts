@@ -1,12 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import {
-  checkPasswordRequirements,
-  OFFLINE_LIMITS,
-  type EffectivePolicy,
-  type OfflinePackage,
-} from '@strongroom/protocol';
+import { checkPasswordRequirements, OFFLINE_LIMITS } from '@strongroom/protocol/lite';
+import type { EffectivePolicy, OfflinePackage } from '@strongroom/protocol';
 import { newUuid } from '@strongroom/crypto';
 import { chooseCachePassword } from '../cache-password.js';
 import { flag, str, type Command } from '../command.js';

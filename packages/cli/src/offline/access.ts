@@ -25,7 +25,8 @@ import {
   type OpenedCache,
   type Progress,
 } from '@strongroom/offline';
-import { OFFLINE_PACKAGE_FORMAT, type OfflinePackage } from '@strongroom/protocol';
+import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
+import type { OfflinePackage } from '@strongroom/protocol';
 import type {
   CacheMetaView,
   Ctx,
