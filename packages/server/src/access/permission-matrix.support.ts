@@ -393,3 +393,33 @@ export function defineRowCases(
     }
   });
 }
+
+/** A row's node is seen through View Folders (folders) or View Entry Names (entries). */
+export const FOLDER_SEEN = { seeBy: 'viewFolders' } as const;
+export const ENTRY_SEEN = { seeBy: 'viewEntryNames' } as const;
+
+/** Entry in its own folder: Root/case/F/E. */
+export async function entryCase(h: MatrixHarness, extra: Record<string, unknown> = {}) {
+  const c = await h.caseFolder();
+  const f = await h.folder(c);
+  const e = await h.entry(f, extra);
+  return { f, e };
+}
+
+/** Audit outcome shared by the rows that record denied attempts. */
+export async function expectAudited(
+  h: MatrixHarness,
+  caller: Caller,
+  event: string,
+  outcome: Outcome,
+  target: string,
+): Promise<void> {
+  const records = await h.audit(caller.loginName, event);
+  const expected =
+    outcome === 'ok'
+      ? [['success', target]]
+      : outcome === 'not_allowed'
+        ? [['denied', target]]
+        : [];
+  expect(records.map((r) => [r.status, r.target])).toEqual(expected);
+}

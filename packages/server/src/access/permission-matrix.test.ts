@@ -20,8 +20,11 @@ import {
   type CreatedEntry,
   type Flags,
   type NodeNeed,
-  type Outcome,
   type Row,
+  ENTRY_SEEN,
+  FOLDER_SEEN,
+  entryCase,
+  expectAudited,
 } from './permission-matrix.support.js';
 
 /**
@@ -102,14 +105,6 @@ import {
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
-/** Entry in its own folder: Root/case/F/E. */
-async function entryCase(h: MatrixHarness, extra: Record<string, unknown> = {}) {
-  const c = await h.caseFolder();
-  const f = await h.folder(c);
-  const e = await h.entry(f, extra);
-  return { f, e };
-}
-
 /** An entry whose current version is 2 (the name and password were changed once). */
 async function entryWithHistory(h: MatrixHarness) {
   const { f, e } = await entryCase(h);
@@ -119,8 +114,6 @@ async function entryWithHistory(h: MatrixHarness) {
   return { f, e, newName, newPassword };
 }
 
-const FOLDER_SEEN = { seeBy: 'viewFolders' } as const;
-const ENTRY_SEEN = { seeBy: 'viewEntryNames' } as const;
 const entryFolder = (allow: VaultPermission[], grant?: VaultPermission[]): NodeNeed => ({
   on: "entry's folder",
   allow,
@@ -131,24 +124,6 @@ const entryFolder = (allow: VaultPermission[], grant?: VaultPermission[]): NodeN
 /** Levels granted by the access-route rows. */
 const L1: Flags = { allow: ['viewFolders', 'viewEntryNames'], grant: ['viewFolders'] };
 const L2: Flags = { allow: ['viewEntryNames', 'viewEntryContents'], grant: ['viewEntryNames'] };
-
-/** Audit outcome shared by the rows that record denied attempts. */
-async function expectAudited(
-  h: MatrixHarness,
-  caller: Caller,
-  event: string,
-  outcome: Outcome,
-  target: string,
-): Promise<void> {
-  const records = await h.audit(caller.loginName, event);
-  const expected =
-    outcome === 'ok'
-      ? [['success', target]]
-      : outcome === 'not_allowed'
-        ? [['denied', target]]
-        : [];
-  expect(records.map((r) => [r.status, r.target])).toEqual(expected);
-}
 
 const ROWS: Row[] = [
   // ---------------------------------------------------------------- folders

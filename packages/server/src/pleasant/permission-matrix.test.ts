@@ -16,9 +16,12 @@ import {
   type Flags,
   type Method,
   type NodeNeed,
-  type Outcome,
   type Response,
   type Row,
+  ENTRY_SEEN,
+  FOLDER_SEEN,
+  entryCase,
+  expectAudited,
 } from '../access/permission-matrix.support.js';
 import type { VaultPermission } from '@strongroom/protocol';
 import { SYSTEM_ACTOR } from '../users/context.js';
@@ -81,8 +84,6 @@ import { testActor } from '../test-support/actors.js';
 
 const L1: Flags = { allow: ['viewFolders', 'viewEntryNames'], grant: ['viewFolders'] };
 const L2: Flags = { allow: ['viewEntryNames', 'viewEntryContents'], grant: ['viewEntryNames'] };
-const FOLDER_SEEN = { seeBy: 'viewFolders' } as const;
-const ENTRY_SEEN = { seeBy: 'viewEntryNames' } as const;
 const entryFolder = (allow: VaultPermission[], grant?: VaultPermission[]): NodeNeed => ({
   on: "entry's folder",
   allow,
@@ -119,30 +120,6 @@ function expectRefusal(res: Response, status: 404 | 403): void {
     keys: ['error_message'],
   });
   expect(body.error_message).toEqual(expect.any(String));
-}
-
-async function entryCase(h: MatrixHarness, extra: Record<string, unknown> = {}) {
-  const c = await h.caseFolder();
-  const f = await h.folder(c);
-  const e = await h.entry(f, extra);
-  return { f, e };
-}
-
-async function expectAudited(
-  h: MatrixHarness,
-  caller: Caller,
-  event: string,
-  outcome: Outcome,
-  target: string,
-): Promise<void> {
-  const records = await h.audit(caller.loginName, event);
-  const expected =
-    outcome === 'ok'
-      ? [['success', target]]
-      : outcome === 'not_allowed'
-        ? [['denied', target]]
-        : [];
-  expect(records.map((r) => [r.status, r.target])).toEqual(expected);
 }
 
 const ROWS: Row[] = [
