@@ -46,20 +46,10 @@ export interface OfflineAccess {
   keyFileXml(): Promise<string>;
 }
 
-export interface CacheMetaView {
-  cacheId: string;
-  serverUrl: string;
-  serverId: string;
-  loginName: string;
-  userId: string;
-  displayName: string;
-  createdAt: string;
-  expiresAt: string | null;
-  maxOfflineUntil: string | null;
-  revision: string;
-  entryCount: number;
+/** What the cache says of itself (encrypted metadata): the state file's facts but when written. */
+export type CacheMetaView = Omit<CacheInfo, 'writtenAt'> & {
   passwordRequirements: OfflinePackage['passwordRequirements'];
-}
+};
 
 export interface JournalAccess {
   records(): Promise<

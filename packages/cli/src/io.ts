@@ -33,11 +33,11 @@ export function processIo(): Io {
     interactive: Boolean(process.stdin.isTTY),
     promptHidden: (prompt) => {
       clearProgress();
-      return readHidden(prompt);
+      return readLine(prompt, false);
     },
     promptVisible: (prompt) => {
       clearProgress();
-      return readVisible(prompt);
+      return readLine(prompt, true);
     },
     stdinLines: () => {
       lines ??= readAllStdin();
@@ -73,39 +73,11 @@ async function readAllStdin(): Promise<string[]> {
   return lines;
 }
 
-/** One line typed at the terminal, not echoed. Ctrl-C or Ctrl-D cancels. */
-function readHidden(prompt: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const input = process.stdin;
-    // Raw mode (no echo) before the prompt shows, so nothing typed after it is ever echoed.
-    input.setRawMode(true);
-    process.stderr.write(prompt);
-    input.resume();
-    input.setEncoding('utf8');
-    let value = '';
-    const done = (err?: Error) => {
-      input.setRawMode(false);
-      input.pause();
-      input.off('data', onData);
-      process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(value);
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003' || ch === '\u0004') return done(new CliError('usage', 'cancelled'));
-        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch === '\u0015') value = '';
-        else if (ch >= ' ') value += ch;
-      }
-    };
-    input.on('data', onData);
-  });
-}
-
-/** One line typed at the terminal, echoed (codes, comments, yes/no). */
-function readVisible(prompt: string): Promise<string> {
+/**
+ * One line typed at the terminal, echoed (codes, comments, yes/no) or not (passwords; Ctrl-U
+ * clears what was typed). Ctrl-C or Ctrl-D cancels.
+ */
+function readLine(prompt: string, echo: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     const input = process.stdin;
     // Raw mode (no echo) before the prompt shows, so nothing typed after it is ever echoed.
@@ -129,11 +101,13 @@ function readVisible(prompt: string): Promise<string> {
         if (ch === '\u007f' || ch === '\b') {
           if (value.length > 0) {
             value = [...value].slice(0, -1).join('');
-            process.stderr.write('\b \b');
+            if (echo) process.stderr.write('\b \b');
           }
+        } else if (ch === '\u0015' && !echo) {
+          value = '';
         } else if (ch >= ' ') {
           value += ch;
-          process.stderr.write(ch);
+          if (echo) process.stderr.write(ch);
         }
       }
     };

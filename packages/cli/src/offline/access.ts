@@ -73,20 +73,8 @@ function metaView(meta: CacheMeta, entryCount: number): CacheMetaView {
 }
 
 function infoOf(meta: CacheMetaView, at: Date): CacheInfo {
-  return {
-    cacheId: meta.cacheId,
-    serverUrl: meta.serverUrl,
-    serverId: meta.serverId,
-    loginName: meta.loginName,
-    userId: meta.userId,
-    displayName: meta.displayName,
-    createdAt: meta.createdAt,
-    expiresAt: meta.expiresAt,
-    maxOfflineUntil: meta.maxOfflineUntil,
-    revision: meta.revision,
-    entryCount: meta.entryCount,
-    writtenAt: at.toISOString(),
-  };
+  const { passwordRequirements: _requirements, ...facts } = meta;
+  return { ...facts, writtenAt: at.toISOString() };
 }
 
 /** The library's errors as the client's (same codes, same sentences). */
