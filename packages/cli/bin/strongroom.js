@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-// The `strongroom` command: runs the built client (npm install builds it; npm run build rebuilds).
-import '../dist/main.js';
+// The `strongroom` command: runs the built client, bundled into one file (npm install builds it;
+// npm run build rebuilds it).
+import '../dist/strongroom.mjs';

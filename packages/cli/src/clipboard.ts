@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +83,7 @@ export function runTool(
   env: NodeJS.ProcessEnv,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(argv[0]!, argv.slice(1), {
       env,
       // xclip stays in the background to serve the selection: its output must not be a pipe we
@@ -126,6 +126,7 @@ export function scheduleClear(
   env: NodeJS.ProcessEnv,
 ): void {
   if (seconds <= 0) return;
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const child = spawn(process.execPath, [HELPER], {
     env,
     detached: true,

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { Socket } from 'node:net';
 import { CliError, type CliErrorCode } from './errors.js';
 
@@ -138,7 +136,12 @@ export class Api {
         clearTimeout(connectTimer);
         reject(err);
       };
-      const request = (isHttps ? https : http).request(url, { method, headers, agent: false });
+      // Loaded on the first request (Node caches it): a command that never goes online, such as
+      // one working offline, does not pay for loading the HTTP and TLS modules.
+      const transport = isHttps
+        ? process.getBuiltinModule('node:https')
+        : process.getBuiltinModule('node:http');
+      const request = transport.request(url, { method, headers, agent: false });
       const connectTimer = setTimeout(() => {
         fail(new Unreachable(this.serverUrl, 'timeout'));
         request.destroy();

@@ -1,12 +1,6 @@
 import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  argon2idRaw,
-  deriveJournalKey,
-  newUuid,
-  nodeOfflineCrypto,
-  offlineRandomBytes,
-} from '@strongroom/crypto';
+import { deriveJournalKey, newUuid } from '@strongroom/crypto';
 import {
   OfflineCacheError,
   OfflineJournalError,
@@ -25,6 +19,7 @@ import {
   type OpenedCache,
   type Progress,
 } from '@strongroom/offline';
+import { nodeOfflineEnv } from '@strongroom/offline/node';
 import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
 import type { OfflinePackage } from '@strongroom/protocol';
 import type {
@@ -46,13 +41,9 @@ import { machineKeyOf } from './machine.js';
 
 type Base = Omit<Ctx, 'offline'>;
 
+/** The library's Node host (Argon2id, node:crypto, node:zlib) on the client's clock. */
 function offlineEnv(ctx: Base): OfflineEnv {
-  return {
-    argon2id: (password, salt, p) => argon2idRaw(password, salt, p),
-    now: () => ctx.now(),
-    randomBytes: offlineRandomBytes,
-    crypto: nodeOfflineCrypto,
-  };
+  return nodeOfflineEnv({ now: () => ctx.now() });
 }
 
 function metaView(meta: CacheMeta, entryCount: number): CacheMetaView {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -28,6 +27,7 @@ export function machineId(env: NodeJS.ProcessEnv): string {
   }
   if (process.platform === 'darwin') {
     try {
+      const { execFileSync } = process.getBuiltinModule('node:child_process');
       const out = execFileSync('ioreg', ['-rd1', '-c', 'IOPlatformExpertDevice'], {
         encoding: 'utf8',
       });
