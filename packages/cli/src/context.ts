@@ -55,6 +55,8 @@ export interface JournalAccess {
   records(): Promise<
     { id: string; entryId: string; action: 'viewed' | 'copied'; occurredAt: string }[]
   >;
+  /** Removes the records the server confirmed, keeping any written since; returns how many are left. */
+  remove(ids: readonly string[]): Promise<number>;
   clear(): Promise<void>;
   /** Moves a journal that fails verification aside (kept for inspection); returns its new path. */
   setAside(): Promise<string>;

@@ -62,6 +62,7 @@ export type CliErrorCode =
   | 'cache_unsupported'
   | 'cache_revoked'
   | 'journal_tampered'
+  | 'journal_busy'
   // rejected
   | 'rejected'
   | 'conflict'
@@ -102,6 +103,7 @@ const KIND_OF: Record<CliErrorCode, ExitKind> = {
   cache_unsupported: 'cache',
   cache_revoked: 'cache',
   journal_tampered: 'cache',
+  journal_busy: 'unavailable',
   rejected: 'rejected',
   conflict: 'rejected',
   rate_limited: 'rejected',

@@ -1,7 +1,9 @@
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytesOf } from '@strongroom/crypto';
+import { CliError } from './errors.js';
 
 /**
  * File handling for the client's state: directories 0700, files 0600, crash-safe replacement
@@ -32,7 +34,8 @@ const TMP_MARK = '.tmp-';
 
 /**
  * Replaces `file` with `data` so that a crash at any point leaves either the old file or the new
- * one, never a mix. Leftover temporary files of an interrupted write are removed first.
+ * one, never a mix. Leftover temporary files of an interrupted write (older than a minute) are
+ * removed first.
  */
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(file);
@@ -67,9 +70,18 @@ async function removeLeftovers(file: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (name.startsWith(prefix)) await eraseFile(join(dir, name));
+    if (!name.startsWith(prefix)) continue;
+    // Another client process may be writing this very file now: only a temporary file left for
+    // a minute is an interrupted write.
+    const at = await stat(join(dir, name)).then(
+      (s) => s.mtimeMs,
+      () => null,
+    );
+    if (at !== null && Date.now() - at > LEFTOVER_AGE_MS) await eraseFile(join(dir, name));
   }
 }
+
+const LEFTOVER_AGE_MS = 60_000;
 
 /**
  * Test-only: with STRONGROOM_TEST_HOLD_WRITE naming a file (`cache.kdbx`), the client stops
@@ -144,4 +156,68 @@ export async function removeFile(file: string): Promise<void> {
   await unlink(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
+}
+
+/** How long a journal change waits for another client process, and when a lock is abandoned. */
+const LOCK_WAIT_MS = 10_000;
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Runs `fn` holding `lockFile`, created exclusively (O_EXCL) with this process's id in it, so
+ * that client processes running at once change a file one after the other. A lock whose process
+ * is gone (or that is older than half a minute: the changes it guards take milliseconds) is
+ * removed; after ten seconds of waiting for a live one the command fails with `journal_busy`.
+ */
+export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  await ensureDir(dirname(lockFile));
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lockFile, 'wx', 0o600);
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (await lockIsStale(lockFile)) {
+      await removeFile(lockFile);
+      continue;
+    }
+    if (Date.now() - started > LOCK_WAIT_MS) {
+      throw new CliError(
+        'journal_busy',
+        `another strongroom process holds ${lockFile}; try again (or remove the file if no strongroom process is running)`,
+      );
+    }
+    await sleep(Math.min(5 + attempt * 5, 50));
+  }
+  try {
+    return await fn();
+  } finally {
+    await removeFile(lockFile);
+  }
+}
+
+async function lockIsStale(lockFile: string): Promise<boolean> {
+  let pid: number;
+  let age: number;
+  try {
+    const [text, s] = await Promise.all([readFile(lockFile, 'utf8'), stat(lockFile)]);
+    pid = Number(text.trim());
+    age = Date.now() - s.mtimeMs;
+  } catch {
+    return false; // gone meanwhile, or being written: try again
+  }
+  if (age > LOCK_STALE_MS) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return age > 1_000; // a lock still being written
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }

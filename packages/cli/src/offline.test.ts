@@ -7,8 +7,10 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  rmSync,
   statSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -420,7 +422,11 @@ describe('strongroom, offline', () => {
     });
     expect(read.code, read.stderr).toBe(0);
     expect(read.json.password).toBe('TESTSECRET-mail-pw');
-    // The next write removes the leftover.
+    // A write after a minute removes the leftover (a younger one may be another process's).
+    const minutesAgo = new Date(Date.now() - 120_000);
+    for (const n of readdirSync(join(m.home, 'data')).filter((x) => x.includes('.tmp-'))) {
+      utimesSync(join(m.home, 'data', n), minutesAgo, minutesAgo);
+    }
     expect((await disconnect(m, alice)).code).toBe(0);
     expect(readdirSync(join(m.home, 'data')).some((n) => n.includes('.tmp-'))).toBe(false);
   });
@@ -634,6 +640,46 @@ describe('strongroom, offline', () => {
     expect(tty.transcript).toContain('Offline cache written');
     const read = await m.run(['ls'], { env: offlineEnv(alice.password) });
     expect(read.code, read.stderr).toBe(0);
+  });
+
+  it('journals every password shown by client processes running at once, and survives a stale journal lock', async () => {
+    const m = machine();
+    expect((await loginAs(m, alice)).code).toBe(0);
+    const d = await disconnect(m, alice);
+    expect(d.code, d.stderr).toBe(0);
+    const cacheId = d.json.cache.cacheId as string;
+    const show = () =>
+      m.run(['show', 'Root/Team/Mail', '--reveal'], { env: offlineEnv(alice.password) });
+    const runs = await Promise.all(Array.from({ length: 6 }, show));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect((await m.run(['status', '--json'])).json.cache.journalRecords).toBe(6);
+
+    // While another live process holds the journal's lock, a client waits for it.
+    const lock = join(m.home, 'data', `journal-${cacheId}.bin.lock`);
+    writeFileSync(lock, `${process.pid}\n`);
+    let finishedAt = 0;
+    const waiting = show().then((r) => ((finishedAt = Date.now()), r));
+    await new Promise((r) => setTimeout(r, 2000));
+    const releasedAt = Date.now();
+    rmSync(lock);
+    const waited = await waiting;
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(finishedAt).toBeGreaterThanOrEqual(releasedAt);
+    expect((await m.run(['status', '--json'])).json.cache.journalRecords).toBe(7);
+
+    // A client killed while holding the lock leaves the file; the next one goes on.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(lock, `${gone}\n`);
+    const after = await show();
+    expect(after.code, after.stderr).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+
+    const c = await m.run(['connect', '--password-stdin', '--json'], {
+      stdin: `${alice.password}\n`,
+    });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.json.journal).toMatchObject({ cacheId, records: 8, accepted: 8, duplicates: 0 });
+    expect((await m.run(['status', '--json'])).json.cache.journalRecords).toBe(0);
   });
 
   it('journals a copy made offline as copied', async () => {

@@ -6,6 +6,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findClipboard } from './clipboard.js';
 import { CliError } from './errors.js';
-import { eraseFile, writeFileAtomic } from './fsutil.js';
+import { spawnSync } from 'node:child_process';
+import { eraseFile, withFileLock, writeFileAtomic } from './fsutil.js';
 import type { Io } from './io.js';
 import { clientPaths } from './paths.js';
 import { Secrets } from './secrets.js';
@@ -57,11 +59,46 @@ describe('crash-safe files', () => {
     expect(readdirSync(dir)).toEqual(['f.bin']);
   });
 
-  it('removes the leftovers of an interrupted write at the next write', async () => {
+  it('removes the leftovers of an interrupted write at the next write, not a write in progress', async () => {
     const dir = mkdtempSync(join(scratch, 'fs-'));
-    writeFileSync(join(dir, 'f.bin.tmp-abc'), 'half');
+    const old = join(dir, 'f.bin.tmp-abc');
+    writeFileSync(old, 'half');
+    const minutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(old, minutesAgo, minutesAgo);
+    // Another client process writing the same file right now.
+    writeFileSync(join(dir, 'f.bin.tmp-def'), 'being written');
     await writeFileAtomic(join(dir, 'f.bin'), 'whole');
-    expect(readdirSync(dir)).toEqual(['f.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['f.bin', 'f.bin.tmp-def']);
+  });
+
+  it('a file lock runs its holders one after the other and removes the lock file', async () => {
+    const dir = mkdtempSync(join(scratch, 'lock-'));
+    const lock = join(dir, 'j.lock');
+    const order: string[] = [];
+    const hold = (name: string) =>
+      withFileLock(lock, async () => {
+        order.push(`${name} in`);
+        expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+        await new Promise((r) => setTimeout(r, 30));
+        order.push(`${name} out`);
+      });
+    await Promise.all([hold('a'), hold('b'), hold('c')]);
+    for (let i = 0; i < order.length; i += 2) {
+      expect(order[i]!.split(' ')[0]).toBe(order[i + 1]!.split(' ')[0]);
+    }
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('a file lock left by a process that is gone, or too old, is taken over', async () => {
+    const dir = mkdtempSync(join(scratch, 'lock-'));
+    const lock = join(dir, 'j.lock');
+    writeFileSync(lock, `${spawnSync(process.execPath, ['-e', '0']).pid}\n`);
+    expect(await withFileLock(lock, async () => 'ran')).toBe('ran');
+    writeFileSync(lock, `${process.pid}\n`); // a live process, but an hour old
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, hourAgo, hourAgo);
+    expect(await withFileLock(lock, async () => 'ran again')).toBe('ran again');
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('erases by overwriting and unlinking; a missing file is fine', async () => {

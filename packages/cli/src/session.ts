@@ -255,7 +255,7 @@ export interface JournalUpload {
 }
 
 /**
- * Uploads the journal of a cache and clears it once the server confirms. A journal that fails
+ * Uploads the journal of a cache and removes the uploaded records once the server confirms. A journal that fails
  * verification is set aside (kept for inspection) and reported, never uploaded or deleted.
  */
 export async function uploadJournal(
@@ -278,7 +278,7 @@ export async function uploadJournal(
     throw err;
   }
   if (records.length === 0) {
-    await journal.clear();
+    await journal.remove([]); // erases the empty journal, unless a record arrived meanwhile
     return null;
   }
   let accepted = 0;
@@ -290,7 +290,9 @@ export async function uploadJournal(
     accepted += r.accepted;
     duplicates += r.duplicates;
   }
-  await journal.clear();
+  // Only what the server confirmed: a password shown meanwhile by another client process stays
+  // for the next upload.
+  await journal.remove(records.map((r) => r.id));
   return { cacheId, records: records.length, accepted, duplicates };
 }
 

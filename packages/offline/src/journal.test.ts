@@ -61,6 +61,22 @@ async function reseal(
   store.blob = new Uint8Array([...aad, ...iv, ...sealed]);
 }
 
+/** A store whose writer lock is a promise chain (what a lock file does across processes). */
+class LockingStore extends MemoryStore {
+  #tail: Promise<unknown> = Promise.resolve();
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+const record = (i: number) => ({
+  entryId: randomUUID(),
+  action: 'viewed' as const,
+  occurredAt: new Date(Date.UTC(2026, 3, 1, 10, i)).toISOString(),
+});
+
 async function journalWith(n: number) {
   const store = new MemoryStore();
   const key = deriveJournalKey(machineKey());
@@ -184,6 +200,53 @@ describe('offline journal', () => {
     expect(store.erased).toBe(1);
     expect(store.blob).toBeNull();
     expect(await j.records()).toEqual([]);
+  });
+
+  it('appends from two writers at once keep every record when the store serialises writers', async () => {
+    const store = new LockingStore();
+    const key = deriveJournalKey(machineKey());
+    // Two clients of the same cache (two processes, each with its own journal object).
+    const a = await openJournal(env, store, key, 'cache-1');
+    const b = await openJournal(env, store, key, 'cache-1');
+    const written = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).append(record(i))),
+    );
+    const ids = (await a.records()).map((r) => r.id).sort();
+    expect(ids).toEqual(written.map((r) => r.id).sort());
+  });
+
+  it('without a writer lock, interleaved appends lose records (why the host provides one)', async () => {
+    const store = new MemoryStore();
+    const key = deriveJournalKey(machineKey());
+    const a = await openJournal(env, store, key, 'cache-1');
+    const b = await openJournal(env, store, key, 'cache-1');
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).append(record(i))));
+    expect((await a.records()).length).toBeLessThan(20);
+  });
+
+  it('remove drops the uploaded records and keeps, chained anew, those appended since', async () => {
+    const { j, store, key, cacheId, appended } = await journalWith(3);
+    const uploaded = (await j.records()).map((r) => r.id);
+    const later = await j.append(record(9)); // shown while the upload was on its way
+    expect(await j.remove(uploaded)).toBe(1);
+    expect(await j.records()).toEqual([later]);
+    // The rest verifies from the start of the chain, in a journal opened afresh too.
+    const again = await openJournal(env, store, key, cacheId);
+    expect(await again.records()).toEqual([later]);
+    expect(appended.map((r) => r.id)).toEqual(uploaded);
+    // Removing everything erases the journal.
+    expect(await j.remove([later.id])).toBe(0);
+    expect(store.blob).toBeNull();
+  });
+
+  it('remove of nothing keeps the records; of an empty journal, erases it', async () => {
+    const { j, store } = await journalWith(2);
+    expect(await j.remove([])).toBe(2);
+    expect(store.blob).not.toBeNull();
+    const empty = new MemoryStore();
+    const e = await openJournal(env, empty, deriveJournalKey(machineKey()), 'cache-2');
+    expect(await e.remove([])).toBe(0);
+    expect(empty.erased).toBe(1);
   });
 
   it('works on WebCrypto as well, and the two implementations read each other', async () => {

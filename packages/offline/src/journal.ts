@@ -26,12 +26,23 @@ export interface BlobStore {
   write(bytes: Uint8Array): Promise<void>;
   /** Overwrites, then removes the blob. */
   erase(): Promise<void>;
+  /**
+   * Runs `fn` while no other writer of this blob runs, in this process or another (a lock file,
+   * Web Locks…). Every read-change-write of the journal runs inside it, so two clients appending
+   * at once both keep their record. Without it the host promises a single writer.
+   */
+  exclusive?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export interface Journal {
   append(r: Omit<JournalRecord, 'id'>): Promise<JournalRecord>;
   /** Oldest first; verifies the seal and the chain (throws `journal_tampered`). */
   records(): Promise<JournalRecord[]>;
+  /**
+   * Removes these records (the ones the server confirmed) and keeps any appended since they were
+   * read, chained anew; erases the journal when none is left. Returns how many are left.
+   */
+  remove(ids: readonly string[]): Promise<number>;
   clear(): Promise<void>;
 }
 
@@ -168,6 +179,9 @@ export async function openJournal(
     if (h !== body.head) throw new OfflineJournalError('journal_tampered');
   };
 
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> =>
+    store.exclusive ? store.exclusive(fn) : fn();
+
   const save = async (body: Body): Promise<void> => {
     const iv = env.randomBytes(12);
     const sealed = await c.aesGcmSeal(key, iv, utf8(JSON.stringify(body)), aad);
@@ -185,18 +199,20 @@ export async function openJournal(
       if (!isIsoTime(r.occurredAt)) {
         throw new RangeError('A journal time is an ISO 8601 date and time.');
       }
-      const body = await load();
-      const record: JournalRecord = {
-        id: uuidV4((n) => env.randomBytes(n)),
-        entryId: r.entryId,
-        action: r.action,
-        occurredAt: r.occurredAt,
-      };
-      body.records.push({ ...record, prev: body.head });
-      body.head = await link(c, body.head, record);
-      body.count = body.records.length;
-      await save(body);
-      return record;
+      return exclusive(async () => {
+        const body = await load();
+        const record: JournalRecord = {
+          id: uuidV4((n) => env.randomBytes(n)),
+          entryId: r.entryId,
+          action: r.action,
+          occurredAt: r.occurredAt,
+        };
+        body.records.push({ ...record, prev: body.head });
+        body.head = await link(c, body.head, record);
+        body.count = body.records.length;
+        await save(body);
+        return record;
+      });
     },
     async records() {
       const body = await load();
@@ -207,8 +223,29 @@ export async function openJournal(
         occurredAt,
       }));
     },
+    async remove(ids) {
+      const gone = new Set(ids);
+      return exclusive(async () => {
+        const body = await load();
+        const kept = body.records.filter((r) => !gone.has(r.id));
+        if (kept.length === 0) {
+          await store.erase();
+          return 0;
+        }
+        if (kept.length === body.records.length) return kept.length;
+        let head = start;
+        const records: ChainedRecord[] = [];
+        for (const { id, entryId, action, occurredAt } of kept) {
+          const record = { id, entryId, action, occurredAt };
+          records.push({ ...record, prev: head });
+          head = await link(c, head, record);
+        }
+        await save({ v: 1, records, count: records.length, head });
+        return records.length;
+      });
+    },
     async clear() {
-      await store.erase();
+      await exclusive(() => store.erase());
     },
   };
 }

@@ -30,7 +30,7 @@ import type {
   OfflineCacheSource,
 } from '../context.js';
 import { CliError } from '../errors.js';
-import { eraseFile, readIfExists, removeFile, writeFileAtomic } from '../fsutil.js';
+import { eraseFile, readIfExists, removeFile, withFileLock, writeFileAtomic } from '../fsutil.js';
 import type { Secrets } from '../secrets.js';
 import { formatTime } from '../session.js';
 import type { CacheInfo } from '../state.js';
@@ -132,6 +132,9 @@ function blobStore(file: string): BlobStore {
     erase: async () => {
       await eraseFile(file);
     },
+    // Two client processes at once (two terminals, a script in parallel) must both keep their
+    // record: every change of the journal holds its lock file.
+    exclusive: (fn) => withFileLock(`${file}.lock`, fn),
   };
 }
 
@@ -400,6 +403,7 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
       if (!(await readIfExists(file))) {
         return {
           records: async () => [],
+          remove: async () => 0,
           clear: async () => undefined,
           setAside: async () => file,
         };
@@ -408,6 +412,13 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
         records: async () => {
           try {
             return await (await openJournalOf(cacheId)).records();
+          } catch (err) {
+            throw cliErrorOfCache(err);
+          }
+        },
+        remove: async (ids) => {
+          try {
+            return await (await openJournalOf(cacheId)).remove(ids);
           } catch (err) {
             throw cliErrorOfCache(err);
           }
