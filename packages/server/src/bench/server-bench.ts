@@ -7,13 +7,14 @@
  * run: (a) a trivial authenticated endpoint (GET /api/v1/me), (b) the whole visible tree of a
  * user who sees every entry, (c) password fetch (each one writes an audit record). Prints
  * requests/s, p50 and p99 for each, and the ratios against (a) measured in the same run.
- * Then (d) the offline package of that user, who may take all 10,000 entries offline (1% with
- * a 16 KiB attachment): wall time of the request and peak server memory above idle, on a fresh
- * server process (see `offlineBench`).
  * Then (e)–(g) the Pleasant-compatible API against the native API for the calls path-lookup
  * tools make, in alternating rounds on one server process: a token (password grant vs native
  * login), a search, a password fetch; printed with the ratio Pleasant / native (see
  * `pleasantBench`).
+ * Then (d) the offline package of that user, who may take all 10,000 entries offline (1% with
+ * a 16 KiB attachment): wall time of the request and peak server memory above idle, on a fresh
+ * server process (see `offlineBench`). The parts run in this order; the letters are those of
+ * the printed output.
  *
  * Options (environment): BENCH_DIALECTS=sqlite,postgres  BENCH_SECONDS=10  BENCH_CONNECTIONS=10
  * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_ENTRIES / BENCH_FOLDERS (smaller runs)

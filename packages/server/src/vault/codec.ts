@@ -1,4 +1,4 @@
-import type { SecretSealer } from '@strongroom/crypto';
+import type { OpenRequest, SecretSealer } from '@strongroom/crypto';
 import type {
   AttachmentInfo,
   ClientMeta,
@@ -150,6 +150,38 @@ export function openCustomFields(
   return JSON.parse(
     sealer.openSecretText(row.custom_fields_sealed, ctx.customFields(row.id)),
   ) as StoredCustomField[];
+}
+
+/**
+ * Sealed values of many rows opened in one `openMany` call (large batches decrypt on the sealer's
+ * worker thread while this thread serves other I/O): `add` each value and keep its slot (-1 for
+ * none), `open` once, then read each slot.
+ */
+export class SealedBatch {
+  readonly #requests: OpenRequest[] = [];
+  #opened: Buffer[] = [];
+
+  add(envelope: Buffer | null, context: string): number {
+    if (envelope === null) return -1;
+    this.#requests.push({ envelope, context });
+    return this.#requests.length - 1;
+  }
+
+  async open(sealer: SecretSealer): Promise<void> {
+    this.#opened = await sealer.openMany(this.#requests);
+  }
+
+  bytes(slot: number): Buffer {
+    return this.#opened[slot]!;
+  }
+
+  text(slot: number): string {
+    return slot < 0 ? '' : this.#opened[slot]!.toString('utf8');
+  }
+
+  customFields(slot: number): StoredCustomField[] {
+    return slot < 0 ? [] : (JSON.parse(this.text(slot)) as StoredCustomField[]);
+  }
 }
 
 /** The whole current state of an entry (decrypts every secret: use for saves only). */

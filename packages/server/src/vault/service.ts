@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { newUuid, type OpenRequest, type SecretSealer } from '@strongroom/crypto';
+import { newUuid, type SecretSealer } from '@strongroom/crypto';
 import {
   VAULT_LIMITS,
   type AddAttachment,
@@ -63,6 +63,7 @@ import {
   parseTags,
   pathOnlyDto,
   readState,
+  SealedBatch,
   sealEntry,
   visibleCustomFields,
   type EntryState,
@@ -603,18 +604,12 @@ export class VaultService {
       if (list) list.push(a);
       else byEntry.set(a.entry_id, [a]);
     }
-    const requests: OpenRequest[] = [];
-    const slot = (envelope: Buffer | null, context: string): number => {
-      if (envelope === null) return -1;
-      requests.push({ envelope, context });
-      return requests.length - 1;
-    };
+    const batch = new SealedBatch();
     const slots = shown.map(({ row }) => ({
-      notes: slot(row.notes_sealed, ctx.notes(row.id)),
-      customFields: slot(row.custom_fields_sealed, ctx.customFields(row.id)),
+      notes: batch.add(row.notes_sealed, ctx.notes(row.id)),
+      customFields: batch.add(row.custom_fields_sealed, ctx.customFields(row.id)),
     }));
-    const opened = await this.deps.sealer.openMany(requests);
-    const text = (i: number): string => (i < 0 ? '' : opened[i]!.toString('utf8'));
+    await batch.open(this.deps.sealer);
     return shown.map(({ row, perms }, k) => {
       const s = slots[k]!;
       return this.entryDto(
@@ -622,11 +617,7 @@ export class VaultService {
         view.entryPath(row.folder_id, row.name),
         perms,
         byEntry.get(row.id) ?? [],
-        {
-          notes: text(s.notes),
-          customFields:
-            s.customFields < 0 ? [] : (JSON.parse(text(s.customFields)) as StoredCustomField[]),
-        },
+        { notes: batch.text(s.notes), customFields: batch.customFields(s.customFields) },
       );
     });
   }
@@ -1299,22 +1290,15 @@ export class VaultService {
       db,
       allowed.map((r) => r.id),
     );
-    // Every sealed value of the batch is opened in one call: large batches decrypt on the
-    // sealer's worker thread while this thread serves other I/O. `opened` follows `requests`.
-    const requests: OpenRequest[] = [];
-    const slot = (envelope: Buffer | null, context: string): number => {
-      if (envelope === null) return -1;
-      requests.push({ envelope, context });
-      return requests.length - 1;
-    };
+    // Every sealed value of the batch is opened in one call.
+    const batch = new SealedBatch();
     const slots = allowed.map((r) => ({
-      password: slot(r.password_sealed, ctx.password(r.id)),
-      notes: slot(r.notes_sealed, ctx.notes(r.id)),
-      customFields: slot(r.custom_fields_sealed, ctx.customFields(r.id)),
+      password: batch.add(r.password_sealed, ctx.password(r.id)),
+      notes: batch.add(r.notes_sealed, ctx.notes(r.id)),
+      customFields: batch.add(r.custom_fields_sealed, ctx.customFields(r.id)),
     }));
-    const attachmentSlots = attachments.map((a) => slot(a.data_sealed, ctx.attachment(a.id)));
-    const opened = await this.deps.sealer.openMany(requests);
-    const text = (i: number): string => (i < 0 ? '' : opened[i]!.toString('utf8'));
+    const attachmentSlots = attachments.map((a) => batch.add(a.data_sealed, ctx.attachment(a.id)));
+    await batch.open(this.deps.sealer);
     const byEntry = new Map<string, ExportedEntry['attachments']>();
     for (const [k, a] of attachments.entries()) {
       const list = byEntry.get(a.entry_id) ?? [];
@@ -1322,7 +1306,7 @@ export class VaultService {
         id: a.id,
         fileName: a.file_name,
         size: a.size,
-        data: opened[attachmentSlots[k]!]!,
+        data: batch.bytes(attachmentSlots[k]!),
       });
       byEntry.set(a.entry_id, list);
     }
@@ -1334,12 +1318,11 @@ export class VaultService {
         path: view.entryPath(r.folder_id, r.name),
         name: r.name,
         username: r.username,
-        password: text(s.password),
+        password: batch.text(s.password),
         url: r.url,
-        notes: text(s.notes),
+        notes: batch.text(s.notes),
         tags: parseTags(r.tags),
-        customFields:
-          s.customFields < 0 ? [] : (JSON.parse(text(s.customFields)) as StoredCustomField[]),
+        customFields: batch.customFields(s.customFields),
         clientMeta: parseClientMeta(r.client_meta),
         expiresAt: isoOrNull(r.expires_at),
         createdAt: iso(r.created_at),
