@@ -317,13 +317,13 @@ function exactLevels(r: Row): Record<string, Flags> {
   );
 }
 
-export interface Case {
+interface Case {
   name: string;
   levels: Record<string, Flags> | 'administrator';
   expected: Outcome;
 }
 
-export function casesOf(r: Row): Case[] {
+function casesOf(r: Row): Case[] {
   const exact = exactLevels(r);
   const out: Case[] = [
     { name: 'exactly the required set: allowed', levels: exact, expected: 'ok' },

@@ -400,9 +400,9 @@ export class AccessService {
     if (input.expiresAt !== undefined && input.expiresAt !== null) {
       expiresAt = Date.parse(input.expiresAt);
       if (!Number.isFinite(expiresAt)) {
-        throw invalid('/expiresAt', 'expiresAt must be an ISO 8601 date-time.');
+        throw invalid('/expiresAt', 'Expected an ISO 8601 date-time.');
       }
-      if (expiresAt <= now) throw invalid('/expiresAt', 'expiresAt must be in the future.');
+      if (expiresAt <= now) throw invalid('/expiresAt', 'The time must be in the future.');
     }
     const principalType = input.principalType as PrincipalType;
     const outcome = await this.store.transaction(async (trx): Promise<Outcome<AccessGrant>> => {

@@ -786,11 +786,20 @@ function checkLabel(label: string | undefined): string | null {
   return trimmed === '' ? null : trimmed;
 }
 
+/**
+ * The usage comment, trimmed; null when absent or blank. Its length is that of the text sent (as
+ * the native route's schema counts it), checked here too for in-process callers (the
+ * Pleasant-compatible API).
+ */
 function checkComment(comment: string | undefined): string | null {
   if (comment === undefined) return null;
   const trimmed = comment.trim();
+  if (trimmed === '') return null;
+  if (comment.length > OFFLINE_LIMITS.commentMax) {
+    throw invalid('/comment', `At most ${OFFLINE_LIMITS.commentMax} characters.`);
+  }
   if (CONTROL.test(trimmed)) {
     throw invalid('/comment', 'The comment must not contain control characters.');
   }
-  return trimmed === '' ? null : trimmed;
+  return trimmed;
 }

@@ -1,16 +1,12 @@
-import {
-  NIL_UUID,
-  OFFLINE_LIMITS,
-  PLEASANT_OFFLINE_CLIENT_LABEL,
-  type CustomField,
-  type OfflinePackage,
-} from '@strongroom/protocol';
+import { readFileSync } from 'node:fs';
+import { NIL_UUID, PLEASANT_OFFLINE_CLIENT_LABEL, type OfflinePackage } from '@strongroom/protocol';
 import type { Services } from '../compose.js';
 import type { Actor } from '../http/auth.js';
 import type { GrantTarget } from '../access/service.js';
 import { AppError, invalid } from '../shared/errors.js';
 import {
   accessLevelOf,
+  attachmentOf,
   attachmentWithData,
   commentPrompts,
   credentialNameOnly,
@@ -28,7 +24,6 @@ import {
   createEntryInput,
   createFolderInput,
   deleteAction,
-  hasUserFields,
   unwrapItem,
   updateEntryInput,
   updateFolderInput,
@@ -38,8 +33,15 @@ import { estimateStrength } from './strength.js';
 import { pleasantDate, refused } from './wire.js';
 import type { PleasantApiVersion } from './url.js';
 
-/** The version Strongroom reports itself as, and the Pleasant server version its API follows. */
-export const PRODUCT_VERSION = '0.1.0';
+/**
+ * The version Strongroom reports itself as (the server package's, read once at start-up), and
+ * the Pleasant server version its API follows.
+ */
+export const PRODUCT_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 export const PLEASANT_COMPATIBLE_VERSION = '8.0.0.0';
 
 /**
@@ -104,7 +106,7 @@ export class PleasantAdapter {
       return d ? credentialOf(d, prompts, version) : credentialNameOnly(e, prompts, version);
     });
     const folders = tree.folders.filter((f) => level.has(f.id)).map((f) => folderOf(f, prompts));
-    return nestFolders(folders, credentials, max);
+    return nestFolders(folders, credentials);
   }
 
   async createFolder(actor: Actor, body: unknown): Promise<string> {
@@ -145,12 +147,9 @@ export class PleasantAdapter {
   }
 
   async updateEntry(actor: Actor, id: string, body: unknown): Promise<void> {
-    const obj = unwrapItem(body);
-    // Pleasant's custom fields carry no protection flag: the entry's current ones say which are
-    // protected (reading them needs View Entry Contents, which changing them needs anyway).
-    let current: readonly CustomField[] = [];
-    if (hasUserFields(obj)) current = (await this.vault.getEntry(actor, id)).customFields;
-    const { fields, folderId } = updateEntryInput(obj, id, current);
+    // Pleasant's custom fields carry no protection flag: the vault keeps each as the entry's
+    // current field of that name is, read in the transaction that saves the change.
+    const { fields, folderId } = updateEntryInput(unwrapItem(body), id);
     await this.vault.editEntry(actor, id, {
       fields,
       ...(folderId !== undefined ? { folderId } : {}),
@@ -247,9 +246,6 @@ export class PleasantAdapter {
    * then shaped as `{Root, Attachments, Expiry}`.
    */
   async offlinePackage(actor: Actor, comment: string | undefined, version: PleasantApiVersion) {
-    if (comment !== undefined && comment.length > OFFLINE_LIMITS.commentMax) {
-      throw invalid('Comment', `At most ${OFFLINE_LIMITS.commentMax} characters.`);
-    }
     const { body } = await this.services.offline.makePackage(actor, {
       clientLabel: PLEASANT_OFFLINE_CLIENT_LABEL,
       ...(comment !== undefined ? { comment } : {}),
@@ -261,21 +257,13 @@ export class PleasantAdapter {
         { id: f.id, parentId: f.parentId, name: f.name, path: f.path, visible: true },
         prompts,
       ),
-      Notes: '',
       HasViewEntryContentsAccess: true,
     }));
     const credentials = pkg.entries.map((e) => offlineCredentialOf(e, prompts, version));
-    const root = nestFolders(folders, credentials, Number.POSITIVE_INFINITY);
     return {
-      Root: root,
+      Root: nestFolders(folders, credentials),
       Attachments: pkg.entries.flatMap((e) =>
-        e.attachments.map((a) => ({
-          CredentialObjectId: e.id,
-          AttachmentId: a.id,
-          FileName: a.fileName,
-          FileData: a.dataBase64,
-          FileSize: a.size,
-        })),
+        e.attachments.map((a) => attachmentOf(e.id, a, a.dataBase64)),
       ),
       Expiry: pleasantDate(pkg.expiresAt),
     };
@@ -286,7 +274,5 @@ export class PleasantAdapter {
 function renameField(err: unknown, names: Record<string, string>): unknown {
   if (!(err instanceof AppError) || err.field === undefined) return err;
   const to = names[err.field];
-  if (to === undefined) return err;
-  const from = err.field.slice(1);
-  return new AppError(err.code, err.message.replace(from, to), { field: to });
+  return to === undefined ? err : new AppError(err.code, err.message, { field: to });
 }

@@ -1116,6 +1116,14 @@ describe.each(DIALECTS)('Pleasant-compatible API conformance (%s)', (dialect) =>
     try {
       const noComment = await p.call(traveller.token, 'POST', '/offlinepackage');
       expect(expectErrorMessage(noComment, 400)).toMatch(/^Comment: /);
+      const blank = await p.call(traveller.token, 'POST', '/offlinepackage', {
+        payload: { Comment: '   ' },
+      });
+      expect(expectErrorMessage(blank, 400)).toMatch(/^Comment: /);
+      const long = await p.call(traveller.token, 'POST', '/offlinepackage', {
+        payload: { Comment: 'x'.repeat(1001) },
+      });
+      expect(expectErrorMessage(long, 400)).toBe('Comment: At most 1000 characters.');
       const dated = await p.ok<Json>(traveller.token, 'POST', '/offlinepackage', {
         Comment: 'trip',
       });

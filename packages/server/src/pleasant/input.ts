@@ -1,14 +1,13 @@
-import type {
-  ClientMeta,
-  CreateFolder,
-  CustomField,
-  CustomFieldInput,
-  FolderCustomField,
-  UpdateEntry,
-  UpdateFolder,
+import {
+  NIL_UUID,
+  type ClientMeta,
+  type CreateFolder,
+  type FolderCustomField,
+  type UpdateFolder,
 } from '@strongroom/protocol';
 import { invalid } from '../shared/errors.js';
-import type { CreateEntryInput, NewAttachment } from '../vault/service.js';
+import type { EntryCustomFieldInput } from '../vault/fields.js';
+import type { CreateEntryInput, NewAttachment, UpdateEntryInput } from '../vault/service.js';
 import {
   asObject,
   dateMember,
@@ -39,6 +38,13 @@ function text(obj: JsonObject, name: string): string | undefined {
   return v === undefined ? undefined : (v ?? '');
 }
 
+/** `obj` without its undefined members (a member given is a change; an absent one is none). */
+function defined<T extends object>(obj: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
 /** `Tags`: `[{"Name": "…"}]` (plain strings are accepted too); null is no tags. */
 function tags(obj: JsonObject): string[] | undefined {
   const value = member(obj, 'Tags');
@@ -55,7 +61,10 @@ function tags(obj: JsonObject): string[] | undefined {
   });
 }
 
-/** `CustomApplicationFields`: KeePass keys stored and returned unchanged; null is none. */
+/**
+ * `CustomApplicationFields`: KeePass keys, stored as sent (strings, numbers and booleans) and
+ * returned as strings; null is none.
+ */
 function applicationFields(obj: JsonObject): ClientMeta | undefined {
   const value = member(obj, 'CustomApplicationFields');
   if (value === undefined) return undefined;
@@ -65,47 +74,52 @@ function applicationFields(obj: JsonObject): ClientMeta | undefined {
   }
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      throw invalid(`CustomApplicationFields/${k}`, 'Expected a string.');
+      throw invalid(`CustomApplicationFields/${k}`, 'Expected a string, a number or a boolean.');
     }
   }
   return value as ClientMeta;
 }
 
-/** `CustomUserFields` as a name → value map (null values kept as null); null is none. */
-function userFieldMap(obj: JsonObject): Map<string, string | null> | undefined {
+/** `CustomUserFields` as name–value pairs (null values kept as null); null is none. */
+function userFields(obj: JsonObject): Array<{ name: string; value: string | null }> | undefined {
   const value = member(obj, 'CustomUserFields');
   if (value === undefined) return undefined;
-  if (value === null) return new Map();
+  if (value === null) return [];
   if (!isObject(value)) throw invalid('CustomUserFields', 'Expected an object of names to values.');
-  const out = new Map<string, string | null>();
-  for (const [k, v] of Object.entries(value)) {
+  return Object.entries(value).map(([name, v]) => {
     if (v !== null && typeof v !== 'string') {
-      throw invalid(`CustomUserFields/${k}`, 'Expected a string or null.');
+      throw invalid(`CustomUserFields/${name}`, 'Expected a string or null.');
     }
-    out.set(k, v);
-  }
-  return out;
-}
-
-/** Whether the body holds `CustomUserFields` (the adapter then reads the entry's current ones). */
-export function hasUserFields(obj: JsonObject): boolean {
-  return member(obj, 'CustomUserFields') !== undefined;
+    return { name, value: v };
+  });
 }
 
 /**
- * Entry custom fields from Pleasant's map. Pleasant has no protection flag: a field keeps the
- * flag of the entry's current field of that name (new fields are not protected), and a null
- * value keeps the current value of a protected field (callers without View Entry Password read
- * it as null and send it back as null); a null anywhere else is an empty value.
+ * Entry custom fields from Pleasant's map. Pleasant has no protection flag, so none is given:
+ * the vault keeps each field protected as the entry's current field of that name is (new fields
+ * are not protected), and a null value keeps the current value of a protected field (callers
+ * without View Entry Password read it as null and send it back as null) or is an empty value.
  */
-function entryCustomFields(
-  map: Map<string, string | null>,
-  current: readonly CustomField[],
-): CustomFieldInput[] {
-  return [...map].map(([name, value]) => {
-    const now = current.find((f) => f.name === name);
-    if (now?.protected) return { name, value, protected: true };
-    return { name, value: value ?? '', protected: false };
+function entryCustomFields(obj: JsonObject): EntryCustomFieldInput[] | undefined {
+  return userFields(obj);
+}
+
+/** Folder custom fields (never protected): a null value is an empty one. */
+function folderCustomFields(obj: JsonObject): FolderCustomField[] | undefined {
+  return userFields(obj)?.map(({ name, value }) => ({ name, value: value ?? '' }));
+}
+
+/**
+ * The members entries and folders share, read in this order: `Notes`, `Tags`,
+ * `CustomUserFields` (as `customFields` reads them), `CustomApplicationFields`, `Expires`.
+ */
+function sharedMembers<F>(obj: JsonObject, customFields: (obj: JsonObject) => F | undefined) {
+  return defined({
+    notes: text(obj, 'Notes'),
+    tags: tags(obj),
+    customFields: customFields(obj),
+    clientMeta: applicationFields(obj),
+    expiresAt: dateMember(obj, 'Expires'),
   });
 }
 
@@ -132,10 +146,26 @@ function newAttachments(obj: JsonObject): NewAttachment[] | undefined {
   });
 }
 
+/** `Name` on creation: required. */
 function requiredName(obj: JsonObject): string {
   const name = stringMember(obj, 'Name');
   if (name === undefined || name === null) throw invalid('Name', 'A name is required.');
   return name;
+}
+
+/** `Name` on update: absent keeps the name; null is refused. */
+function newName(obj: JsonObject): string | undefined {
+  const name = stringMember(obj, 'Name');
+  if (name === null) throw invalid('Name', 'The name cannot be null.');
+  return name;
+}
+
+/** An update's `Id`, if given, must be the id in the path. */
+function checkBodyId(obj: JsonObject, id: string): void {
+  const bodyId = guidMember(obj, 'Id');
+  if (bodyId !== undefined && bodyId !== id) {
+    throw invalid('Id', 'The Id in the body is not the id in the path.');
+  }
 }
 
 /** POST entries: `GroupId` and `Name` are required. */
@@ -144,26 +174,17 @@ export function createEntryInput(body: unknown): CreateEntryInput {
   refuseTotp(obj);
   const folderId = guidMember(obj, 'GroupId');
   if (folderId === undefined) throw invalid('GroupId', 'The folder (GroupId) is required.');
-  const input: CreateEntryInput = { folderId, name: requiredName(obj) };
-  const username = text(obj, 'Username');
-  if (username !== undefined) input.username = username;
-  const password = text(obj, 'Password');
-  if (password !== undefined) input.password = password;
-  const url = text(obj, 'Url');
-  if (url !== undefined) input.url = url;
-  const notes = text(obj, 'Notes');
-  if (notes !== undefined) input.notes = notes;
-  const t = tags(obj);
-  if (t !== undefined) input.tags = t;
-  const fields = userFieldMap(obj);
-  if (fields !== undefined) input.customFields = entryCustomFields(fields, []);
-  const meta = applicationFields(obj);
-  if (meta !== undefined) input.clientMeta = meta;
-  const expires = dateMember(obj, 'Expires');
-  if (expires !== undefined) input.expiresAt = expires;
-  const files = newAttachments(obj);
-  if (files !== undefined) input.attachments = files;
-  return input;
+  return {
+    folderId,
+    name: requiredName(obj),
+    ...defined({
+      username: text(obj, 'Username'),
+      password: text(obj, 'Password'),
+      url: text(obj, 'Url'),
+    }),
+    ...sharedMembers(obj, entryCustomFields),
+    ...defined({ attachments: newAttachments(obj) }),
+  };
 }
 
 /**
@@ -175,40 +196,17 @@ export function createEntryInput(body: unknown): CreateEntryInput {
 export function updateEntryInput(
   obj: JsonObject,
   id: string,
-  currentFields: readonly CustomField[],
-): { fields: UpdateEntry; folderId: string | undefined } {
+): { fields: UpdateEntryInput; folderId: string | undefined } {
   refuseTotp(obj);
-  const bodyId = guidMember(obj, 'Id');
-  if (bodyId !== undefined && bodyId !== id) {
-    throw invalid('Id', 'The Id in the body is not the id in the path.');
-  }
-  const fields: UpdateEntry = {};
-  const name = stringMember(obj, 'Name');
-  if (name === null) throw invalid('Name', 'The name cannot be null.');
-  if (name !== undefined) fields.name = name;
-  const username = text(obj, 'Username');
-  if (username !== undefined) fields.username = username;
-  const password = stringMember(obj, 'Password', { nullable: true });
-  if (password !== undefined && password !== null) fields.password = password;
-  const url = text(obj, 'Url');
-  if (url !== undefined) fields.url = url;
-  const notes = text(obj, 'Notes');
-  if (notes !== undefined) fields.notes = notes;
-  const t = tags(obj);
-  if (t !== undefined) fields.tags = t;
-  const map = userFieldMap(obj);
-  if (map !== undefined) fields.customFields = entryCustomFields(map, currentFields);
-  const meta = applicationFields(obj);
-  if (meta !== undefined) fields.clientMeta = meta;
-  const expires = dateMember(obj, 'Expires');
-  if (expires !== undefined) fields.expiresAt = expires;
+  checkBodyId(obj, id);
+  const fields: UpdateEntryInput = defined({
+    name: newName(obj),
+    username: text(obj, 'Username'),
+    password: stringMember(obj, 'Password', { nullable: true }) ?? undefined,
+    url: text(obj, 'Url'),
+    ...sharedMembers(obj, entryCustomFields),
+  });
   return { fields, folderId: guidMember(obj, 'GroupId') };
-}
-
-function folderUserFields(obj: JsonObject): FolderCustomField[] | undefined {
-  const map = userFieldMap(obj);
-  if (map === undefined) return undefined;
-  return [...map].map(([name, value]) => ({ name, value: value ?? '' }));
 }
 
 /** POST folders: `ParentId` and `Name` are required; `Children`/`Credentials` are ignored. */
@@ -217,18 +215,7 @@ export function createFolderInput(body: unknown): CreateFolder {
   const parentId = guidMember(obj, 'ParentId');
   if (parentId === undefined)
     throw invalid('ParentId', 'The parent folder (ParentId) is required.');
-  const input: CreateFolder = { parentId, name: requiredName(obj) };
-  const notes = text(obj, 'Notes');
-  if (notes !== undefined) input.notes = notes;
-  const t = tags(obj);
-  if (t !== undefined) input.tags = t;
-  const fields = folderUserFields(obj);
-  if (fields !== undefined) input.customFields = fields;
-  const meta = applicationFields(obj);
-  if (meta !== undefined) input.clientMeta = meta;
-  const expires = dateMember(obj, 'Expires');
-  if (expires !== undefined) input.expiresAt = expires;
-  return input;
+  return { parentId, name: requiredName(obj), ...sharedMembers(obj, folderCustomFields) };
 }
 
 /** PATCH or PUT folders/{id}, like entries: members given change; `ParentId` moves it. */
@@ -236,24 +223,11 @@ export function updateFolderInput(
   obj: JsonObject,
   id: string,
 ): { fields: UpdateFolder; parentId: string | undefined } {
-  const bodyId = guidMember(obj, 'Id');
-  if (bodyId !== undefined && bodyId !== id) {
-    throw invalid('Id', 'The Id in the body is not the id in the path.');
-  }
-  const fields: UpdateFolder = {};
-  const name = stringMember(obj, 'Name');
-  if (name === null) throw invalid('Name', 'The name cannot be null.');
-  if (name !== undefined) fields.name = name;
-  const notes = text(obj, 'Notes');
-  if (notes !== undefined) fields.notes = notes;
-  const t = tags(obj);
-  if (t !== undefined) fields.tags = t;
-  const cf = folderUserFields(obj);
-  if (cf !== undefined) fields.customFields = cf;
-  const meta = applicationFields(obj);
-  if (meta !== undefined) fields.clientMeta = meta;
-  const expires = dateMember(obj, 'Expires');
-  if (expires !== undefined) fields.expiresAt = expires;
+  checkBodyId(obj, id);
+  const fields: UpdateFolder = defined({
+    name: newName(obj),
+    ...sharedMembers(obj, folderCustomFields),
+  });
   return { fields, parentId: guidMember(obj, 'ParentId') };
 }
 
@@ -287,13 +261,14 @@ export function searchText(body: unknown): string {
   return search;
 }
 
-/** A body's optional usage comment (`Comment`), trimmed; undefined when absent or blank. */
+/**
+ * A body's optional usage comment (`Comment`, null = none), as sent: the service that takes it
+ * trims it, drops a blank one and checks its length and characters.
+ */
 export function comment(body: unknown): string | undefined {
   if (body === undefined || body === null) return undefined;
   const obj = asObject(body, '');
-  const c = stringMember(obj, 'Comment', { nullable: true });
-  if (c === undefined || c === null || c.trim() === '') return undefined;
-  return c;
+  return stringMember(obj, 'Comment', { nullable: true }) ?? undefined;
 }
 
 /** POST …/useraccess: `{UserId, RoleId, PermissionSetId, AccessExpiry}`, one of the two principals. */
@@ -306,9 +281,8 @@ export function userAccessInput(body: unknown): {
   const obj = asObject(body, '');
   const userId = guidMember(obj, 'UserId');
   const roleId = guidMember(obj, 'RoleId');
-  const nil = '00000000-0000-0000-0000-000000000000';
-  const user = userId !== undefined && userId !== nil ? userId : undefined;
-  const role = roleId !== undefined && roleId !== nil ? roleId : undefined;
+  const user = userId !== undefined && userId !== NIL_UUID ? userId : undefined;
+  const role = roleId !== undefined && roleId !== NIL_UUID ? roleId : undefined;
   if ((user === undefined) === (role === undefined)) {
     throw invalid('UserId', 'Give either a UserId or a RoleId.');
   }

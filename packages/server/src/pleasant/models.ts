@@ -134,9 +134,18 @@ function applicationFields(meta: ClientMeta | undefined): Record<string, string>
   return out;
 }
 
-/** The v6 members of a credential: Strongroom keeps no TOTP seeds on entries. */
-function v6Members(perms: readonly VaultPermission[]) {
+/**
+ * A credential as `version` gives it: v6 adds the TOTP members (Strongroom keeps no TOTP seeds
+ * on entries) and whether the caller, holding `perms` on the entry, may fetch the password.
+ */
+function forVersion(
+  c: PleasantCredential,
+  version: PleasantApiVersion,
+  perms: readonly VaultPermission[],
+): PleasantCredential {
+  if (version !== 'v6') return c;
   return {
+    ...c,
     HasViewEntryPasswordAccess: perms.includes('viewEntryPassword'),
     HasViewTOTPAccess: false,
     HasModifyTOTPAccess: false,
@@ -147,37 +156,57 @@ function v6Members(perms: readonly VaultPermission[]) {
   };
 }
 
-export function attachmentOf(entryId: string, a: AttachmentInfo): PleasantAttachment {
+/** An attachment of entry `entryId`; `data` (base64) null where only the list of files is given. */
+export function attachmentOf(
+  entryId: string,
+  a: Pick<AttachmentInfo, 'id' | 'fileName' | 'size'>,
+  data: string | null = null,
+): PleasantAttachment {
   return {
     CredentialObjectId: entryId,
     AttachmentId: a.id,
     FileName: a.fileName,
-    FileData: null,
+    FileData: data,
     FileSize: a.size,
   };
 }
 
 export function attachmentWithData(a: AttachmentData): PleasantAttachment {
-  return {
-    CredentialObjectId: a.entryId,
-    AttachmentId: a.id,
-    FileName: a.fileName,
-    FileData: a.data,
-    FileSize: a.size,
-  };
+  return attachmentOf(a.entryId, a, a.data);
 }
 
-/** An entry's details (View Entry Contents): everything but the password. */
-export function credentialOf(
-  e: Entry,
+/** What an entry's details and an offline package's entry both hold. */
+type EntryContents = Pick<
+  Entry,
+  | 'id'
+  | 'name'
+  | 'username'
+  | 'url'
+  | 'notes'
+  | 'folderId'
+  | 'createdAt'
+  | 'modifiedAt'
+  | 'expiresAt'
+  | 'tags'
+> & {
+  customFields: ReadonlyArray<{ name: string; value: string | null }>;
+  clientMeta: ClientMeta;
+  attachments: ReadonlyArray<Pick<AttachmentInfo, 'id' | 'fileName' | 'size'>>;
+};
+
+/** A credential in full, with `password` as given and the caller's `perms` on the entry. */
+function credentialFrom(
+  e: EntryContents,
+  password: string | null,
+  perms: readonly VaultPermission[],
   prompts: CommentPrompts,
   version: PleasantApiVersion,
 ): PleasantCredential {
-  const out: PleasantCredential = {
+  const c: PleasantCredential = {
     Id: e.id,
     Name: e.name,
     Username: e.username,
-    Password: null,
+    Password: password,
     Url: e.url,
     Notes: e.notes,
     GroupId: e.folderId,
@@ -188,11 +217,20 @@ export function credentialOf(
     CustomUserFields: Object.fromEntries(e.customFields.map((f) => [f.name, f.value])),
     CustomApplicationFields: applicationFields(e.clientMeta),
     Attachments: e.attachments.map((a) => attachmentOf(e.id, a)),
-    HasModifyEntriesAccess: e.permissions.includes('modifyEntries'),
-    HasViewEntryContentsAccess: e.permissions.includes('viewEntryContents'),
+    HasModifyEntriesAccess: perms.includes('modifyEntries'),
+    HasViewEntryContentsAccess: perms.includes('viewEntryContents'),
     CommentPrompts: prompts,
   };
-  return version === 'v6' ? { ...out, ...v6Members(e.permissions) } : out;
+  return forVersion(c, version, perms);
+}
+
+/** An entry's details (View Entry Contents): everything but the password. */
+export function credentialOf(
+  e: Entry,
+  prompts: CommentPrompts,
+  version: PleasantApiVersion,
+): PleasantCredential {
+  return credentialFrom(e, null, e.permissions, prompts, version);
 }
 
 /** An entry the caller sees by name only (no View Entry Contents): its place and name. */
@@ -201,7 +239,7 @@ export function credentialNameOnly(
   prompts: CommentPrompts,
   version: PleasantApiVersion,
 ): PleasantCredential {
-  const out: PleasantCredential = {
+  const c: PleasantCredential = {
     Id: e.id,
     Name: e.name,
     Username: null,
@@ -220,7 +258,27 @@ export function credentialNameOnly(
     HasViewEntryContentsAccess: false,
     CommentPrompts: prompts,
   };
-  return version === 'v6' ? { ...out, ...v6Members(e.permissions) } : out;
+  return forVersion(c, version, e.permissions);
+}
+
+/**
+ * An entry of an offline package: in full, password included (the client encrypts it at once).
+ * The cache is read-only, and everything in it was eligible with View Entry Contents and View
+ * Entry Password.
+ */
+export function offlineCredentialOf(
+  e: OfflineEntry,
+  prompts: CommentPrompts,
+  version: PleasantApiVersion,
+): PleasantCredential {
+  const perms: VaultPermission[] = ['viewEntryNames', 'viewEntryContents', 'viewEntryPassword'];
+  return credentialFrom(
+    { ...e, clientMeta: e.clientMeta as ClientMeta },
+    e.password,
+    perms,
+    prompts,
+    version,
+  );
 }
 
 /** A folder without its children (the caller fills `Children` and `Credentials`). */
@@ -247,26 +305,21 @@ export function folderOf(f: Folder, prompts: CommentPrompts): PleasantFolder {
 
 /**
  * Nests a flat, depth-first list of folders (parents first) with their credentials under the
- * first one. Folders deeper than `depth` below it are left out (with their credentials).
+ * first one. The caller gives only the folders wanted (a folder whose parent is not among them
+ * is left out, with its credentials).
  */
 export function nestFolders(
   folders: readonly PleasantFolder[],
   credentials: readonly PleasantCredential[],
-  depth: number,
 ): PleasantFolder {
   const [top] = folders;
   if (!top) throw new Error('nestFolders needs at least one folder');
-  const byId = new Map<string, PleasantFolder>();
-  const level = new Map<string, number>();
-  byId.set(top.Id, top);
-  level.set(top.Id, 0);
+  const byId = new Map<string, PleasantFolder>([[top.Id, top]]);
   for (const f of folders.slice(1)) {
     const parent = byId.get(f.ParentId);
-    const parentLevel = level.get(f.ParentId);
-    if (!parent || parentLevel === undefined || parentLevel + 1 > depth) continue;
+    if (!parent) continue;
     parent.Children.push(f);
     byId.set(f.Id, f);
-    level.set(f.Id, parentLevel + 1);
   }
   for (const c of credentials) byId.get(c.GroupId)?.Credentials.push(c);
   return top;
@@ -315,41 +368,4 @@ export function searchResultOf(r: SearchResult) {
     })),
     Groups: r.folders.map((f) => ({ Id: f.id, Name: f.name, FullPath: `${f.path}/` })),
   };
-}
-
-/** An entry of an offline package: in full, password included (the client encrypts it at once). */
-export function offlineCredentialOf(
-  e: OfflineEntry,
-  prompts: CommentPrompts,
-  version: PleasantApiVersion,
-): PleasantCredential {
-  const out: PleasantCredential = {
-    Id: e.id,
-    Name: e.name,
-    Username: e.username,
-    Password: e.password,
-    Url: e.url,
-    Notes: e.notes,
-    GroupId: e.folderId,
-    Created: pleasantDate(e.createdAt),
-    Modified: pleasantDate(e.modifiedAt),
-    Expires: pleasantDate(e.expiresAt),
-    Tags: tagList(e.tags),
-    CustomUserFields: Object.fromEntries(e.customFields.map((f) => [f.name, f.value])),
-    CustomApplicationFields: applicationFields(e.clientMeta as ClientMeta),
-    Attachments: e.attachments.map((a) => ({
-      CredentialObjectId: e.id,
-      AttachmentId: a.id,
-      FileName: a.fileName,
-      FileData: null,
-      FileSize: a.size,
-    })),
-    // The cache is read-only; everything in it was eligible with View Entry Contents.
-    HasModifyEntriesAccess: false,
-    HasViewEntryContentsAccess: true,
-    CommentPrompts: prompts,
-  };
-  return version === 'v6'
-    ? { ...out, ...v6Members(['viewEntryNames', 'viewEntryContents', 'viewEntryPassword']) }
-    : out;
 }

@@ -14,9 +14,7 @@ import {
   row,
   type Caller,
   type Flags,
-  type Method,
   type NodeNeed,
-  type Response,
   type Row,
   ENTRY_SEEN,
   FOLDER_SEEN,
@@ -26,6 +24,12 @@ import {
 import type { VaultPermission } from '@strongroom/protocol';
 import { SYSTEM_ACTOR } from '../users/context.js';
 import { testActor } from '../test-support/actors.js';
+import {
+  PleasantClient,
+  expectErrorMessage,
+  type Method,
+  type Response,
+} from './pleasant.support.js';
 
 /**
  * The permission matrix of the native API (access/permission-matrix.test.ts), repeated through
@@ -101,25 +105,12 @@ function pc(
   payload?: unknown,
   version: 'v5' | 'v6' = 'v5',
 ): Promise<Response> {
-  return h.ctx.app.inject({
+  return new PleasantClient(h.ctx, `/api/${version}/rest`).call(
+    c.token,
     method,
-    url: `/api/${version}/rest${path}`,
-    headers: {
-      authorization: c.token,
-      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
-  });
-}
-
-/** Pleasant's refusal: the status and `{"error_message"}`, nothing else. */
-function expectRefusal(res: Response, status: 404 | 403): void {
-  const body = res.json() as Record<string, unknown>;
-  expect({ status: res.statusCode, keys: Object.keys(body) }).toEqual({
-    status,
-    keys: ['error_message'],
-  });
-  expect(body.error_message).toEqual(expect.any(String));
+    path,
+    payload === undefined ? {} : { payload },
+  );
 }
 
 const ROWS: Row[] = [
@@ -821,5 +812,5 @@ describe.each(DIALECTS)('permission matrix through the Pleasant-compatible API (
     expect([...new Set(routes)].filter((r) => !covered.has(r))).toEqual([]);
   });
 
-  for (const r of ROWS) defineRowCases(r, () => h, expectRefusal);
+  for (const r of ROWS) defineRowCases(r, () => h, expectErrorMessage);
 });

@@ -15,7 +15,7 @@ import { PleasantAdapter } from './adapter.js';
 import { comment, searchText } from './input.js';
 import { issueToken, tokenParameters } from './token.js';
 import { PLEASANT_API_PREFIXES, PLEASANT_TOKEN_PATH, type PleasantApiVersion } from './url.js';
-import { asObject, jsonString, member, parseGuid, pleasantField, stringMember } from './wire.js';
+import { asObject, member, parseGuid, pleasantField, stringMember } from './wire.js';
 
 /**
  * The Pleasant-compatible REST API (docs/pleasant-api.md): `/OAuth2/Token` at the root, and
@@ -141,15 +141,14 @@ type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 interface Call {
   req: FastifyRequest;
   reply: FastifyReply;
-  version: PleasantApiVersion;
   /** A path parameter that must be a GUID. */
   id(name?: string): string;
   body: unknown;
 }
 
-/** Sends a bare JSON string (compact, non-ASCII as it is). */
+/** Sends a bare JSON string as Pleasant does (compact, no BOM, non-ASCII as it is). */
 function sendString(reply: FastifyReply, value: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(jsonString(value));
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(value));
 }
 
 const noContent = (reply: FastifyReply): FastifyReply => reply.code(204).send();
@@ -195,7 +194,6 @@ function registerApi(scope: App, adapter: PleasantAdapter, version: PleasantApiV
           const call: Call = {
             req,
             reply,
-            version,
             id: (name = 'id') => parseGuid(params[name], name === 'id' ? 'Id' : name),
             body: req.body,
           };

@@ -8,7 +8,7 @@ import type { Database } from '../db/schema.js';
 import type { Store } from '../db/connect.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import { auditActor, type Actor } from '../http/auth.js';
-import { settingsDiff, storedSettings } from '../shared/settings.js';
+import { mergeSettings, settingsDiff, storedSettings } from '../shared/settings.js';
 
 /** Where the settings live: one row of the `meta` table, JSON. */
 const META_KEY = 'pleasant_api_settings';
@@ -40,20 +40,15 @@ export class PleasantApiSettingsService {
   async update(actor: Actor, patch: UpdatePleasantApiSettings): Promise<PleasantApiSettings> {
     return this.store.exclusive(SETTINGS_LOCK, async (trx) => {
       const before = await this.get(trx);
-      const after: PleasantApiSettings = {
-        userAccessEnabled: patch.userAccessEnabled ?? before.userAccessEnabled,
-      };
+      const after = mergeSettings(before, patch);
       const changes = settingsDiff(before, after);
       if (Object.keys(changes).length === 0) return after;
       const value = JSON.stringify(after);
-      const updated = await trx
-        .updateTable('meta')
-        .set({ value })
-        .where('key', '=', META_KEY)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 0) {
-        await trx.insertInto('meta').values({ key: META_KEY, value }).execute();
-      }
+      await trx
+        .insertInto('meta')
+        .values({ key: META_KEY, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+        .execute();
       await this.audit.record(
         {
           event: 'Server Settings Changed',

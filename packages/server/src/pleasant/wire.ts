@@ -35,11 +35,6 @@ export function member(obj: JsonObject, name: string): unknown {
   return undefined;
 }
 
-/** Whether `obj` has the member `name` (any case), null counting as present. */
-export function hasMember(obj: JsonObject, name: string): boolean {
-  return member(obj, name) !== undefined;
-}
-
 /** A string member: undefined when absent; null allowed only with `nullable`. */
 export function stringMember(
   obj: JsonObject,
@@ -112,11 +107,6 @@ export function dateMember(obj: JsonObject, name: string): string | null | undef
   return new Date(t).toISOString();
 }
 
-/** A JSON string body as Pleasant sends it: compact, no BOM, non-ASCII unescaped. */
-export function jsonString(value: string): string {
-  return JSON.stringify(value);
-}
-
 /** Native JSON pointers (from our services' validation) as the Pleasant field they came from. */
 const NATIVE_FIELDS: Record<string, string> = {
   name: 'Name',
@@ -135,9 +125,6 @@ const NATIVE_FIELDS: Record<string, string> = {
   parentId: 'ParentId',
   q: 'Search',
   comment: 'Comment',
-  accessLevelId: 'PermissionSetId',
-  principalId: 'UserId/RoleId',
-  loginName: 'username',
 };
 
 /** The field of an error as Pleasant clients know it. */

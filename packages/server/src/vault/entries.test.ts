@@ -282,6 +282,50 @@ describe.each(DIALECTS)('vault entries (%s)', (dialect) => {
     );
   });
 
+  it("takes custom fields without `protected` as the entry's current field of that name is", async () => {
+    const pin = testSecret('pin');
+    const e = await vault.createEntry(admin, {
+      folderId,
+      name: 'unflagged fields',
+      customFields: [
+        { name: 'PIN', value: pin, protected: true },
+        { name: 'Port', value: '5432' },
+        { name: 'Empty', value: null },
+      ],
+    });
+    expect(e.customFields).toEqual([
+      { name: 'PIN', value: pin, protected: true },
+      { name: 'Port', value: '5432', protected: false },
+      { name: 'Empty', value: '', protected: false },
+    ]);
+    await vault.editEntry(admin, e.id, {
+      fields: {
+        customFields: [
+          { name: 'PIN', value: null },
+          { name: 'Port', value: null },
+          { name: 'New', value: 'n' },
+        ],
+      },
+    });
+    expect((await vault.getEntry(admin, e.id)).customFields).toEqual([
+      { name: 'PIN', value: pin, protected: true },
+      { name: 'Port', value: '', protected: false },
+      { name: 'New', value: 'n', protected: false },
+    ]);
+    await vault.editEntry(admin, e.id, {
+      fields: { customFields: [{ name: 'PIN', value: 'changed' }] },
+    });
+    expect((await vault.getEntry(admin, e.id)).customFields).toEqual([
+      { name: 'PIN', value: 'changed', protected: true },
+    ]);
+    // With the flag given, a null value is still refused where nothing protected is kept.
+    await expect(
+      vault.editEntry(admin, e.id, {
+        fields: { customFields: [{ name: 'Other', value: null, protected: false }] },
+      }),
+    ).rejects.toMatchObject({ field: '/customFields/0/value' });
+  });
+
   it('guards history with View Entry History, and old passwords with View Entry Password too', async () => {
     const e = await vault.createEntry(admin, {
       folderId,

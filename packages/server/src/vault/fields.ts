@@ -119,9 +119,19 @@ function checkFieldName(name: unknown, field: string): string {
 }
 
 /**
+ * An entry custom field as in-process callers may give it: the native input, or one without
+ * `protected` (the Pleasant-compatible API, whose fields carry no flag). Without `protected`,
+ * the field is protected as the entry's current field of that name is (unprotected if there is
+ * none), and a null value keeps the current value of a protected field or is an empty value.
+ */
+export type EntryCustomFieldInput = Omit<CustomFieldInput, 'protected'> & { protected?: boolean };
+
+/**
  * Entry custom fields: unique names. A protected field sent with `value: null` keeps the value
  * of the existing protected field of that name (clients that may not read protected values can
- * still save the entry); anywhere else a null value is refused.
+ * still save the entry); anywhere else a null value is refused, unless `protected` is left out
+ * (see `EntryCustomFieldInput`). `existing` are the entry's fields as they are now, read in the
+ * transaction that saves the new ones.
  */
 export function checkEntryCustomFields(
   fields: unknown,
@@ -133,16 +143,22 @@ export function checkEntryCustomFields(
     throw invalid(field, `At most ${VAULT_LIMITS.customFieldsMax} custom fields.`);
   }
   const names = new Set<string>();
-  return (fields as CustomFieldInput[]).map((f, i) => {
+  return (fields as EntryCustomFieldInput[]).map((f, i) => {
     const at = `${field}/${i}`;
     if (f === null || typeof f !== 'object') throw invalid(at, 'Expected a custom field.');
     const name = checkFieldName(f.name, `${at}/name`);
     if (names.has(name)) throw invalid(`${at}/name`, 'Custom field names must be unique.');
     names.add(name);
+    const prior = existing.find((e) => e.name === name && e.protected);
+    if (f.protected === undefined) {
+      // As the current field of that name; a null value keeps a protected value, else is empty.
+      if (f.value === null) return { name, value: prior?.value ?? '', protected: !!prior };
+      const value = checkText(f.value, VAULT_LIMITS.customFieldValueMax, `${at}/value`);
+      return { name, value, protected: !!prior };
+    }
     if (typeof f.protected !== 'boolean') throw invalid(`${at}/protected`, 'Expected a boolean.');
     let value: string;
     if (f.value === null) {
-      const prior = existing.find((e) => e.name === name && e.protected);
       if (!f.protected || !prior) {
         throw invalid(
           `${at}/value`,

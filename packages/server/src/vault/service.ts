@@ -45,6 +45,7 @@ import {
   decodeAttachment,
   normalizeTags,
   parseTime,
+  type EntryCustomFieldInput,
   type StoredCustomField,
 } from './fields.js';
 import {
@@ -99,8 +100,19 @@ export interface NewAttachment {
   data: string | Uint8Array;
 }
 
-export type CreateEntryInput = Omit<CreateEntry, 'attachments'> & {
+/** An entry to create, from an in-process caller (custom fields may leave out `protected`). */
+export type CreateEntryInput = Omit<CreateEntry, 'attachments' | 'customFields'> & {
+  customFields?: EntryCustomFieldInput[];
   attachments?: NewAttachment[];
+};
+
+/**
+ * An entry update from an in-process caller: custom fields may leave out `protected`, which then
+ * follows the entry's current field of that name (`EntryCustomFieldInput`), read in the same
+ * transaction as the save.
+ */
+export type UpdateEntryInput = Omit<UpdateEntry, 'customFields'> & {
+  customFields?: EntryCustomFieldInput[];
 };
 
 /** An entry in full, secrets in clear (see `exportEntries`). Never send this to a log. */
@@ -652,7 +664,7 @@ export class VaultService {
     trx: Kysely<Database>,
     actor: Actor,
     id: string,
-    input: UpdateEntry,
+    input: UpdateEntryInput,
   ): Promise<Entry> {
     const { view, entry, perms } = await this.editableEntry(trx, actor, id);
     const attachments = await this.repo.attachments(trx, id);
@@ -805,7 +817,7 @@ export class VaultService {
   async editEntry(
     actor: Actor,
     id: string,
-    change: { fields?: UpdateEntry; folderId?: string },
+    change: { fields?: UpdateEntryInput; folderId?: string },
   ): Promise<void> {
     await this.transaction(async (trx) => {
       const row = await this.repo.entry(trx, id, true);
