@@ -200,6 +200,30 @@ describe('refusals when opening', () => {
     }
   });
 
+  it('a flipped byte in the machine check or the cache id: cache_corrupt, not another machine', async () => {
+    const h = readCacheHeader(bytes);
+    const find = (text: string) => {
+      const needle = new TextEncoder().encode(text);
+      for (let i = 0; i + needle.length <= bytes.length; i++) {
+        if (needle.every((x, j) => bytes[i + j] === x)) return i;
+      }
+      throw new Error(`${text} not in the header`);
+    };
+    for (const at of [find(h.machineCheck) + 10, find(h.cacheId) + 3]) {
+      const b = bytes.slice();
+      b[at]! ^= 0x01;
+      let thrown: unknown = null;
+      try {
+        machineMatches(b, key);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(OfflineCacheError);
+      expect((thrown as OfflineCacheError).code).toBe('cache_corrupt');
+      await expectCode(open(b), 'cache_corrupt');
+    }
+  });
+
   it('bytes appended after the file: cache_corrupt', async () => {
     const b = new Uint8Array(bytes.length + 3);
     b.set(bytes);

@@ -124,8 +124,12 @@ const MACHINE_CHECK_LABEL = 'strongroom offline cache machine check v1\n';
 
 /** The machine check of a cache id under a machine key (hex). */
 export function machineCheckOf(machineKey: Uint8Array, cacheId: string): string {
+  return toHex(machineCheckBytes(machineKey, cacheId));
+}
+
+function machineCheckBytes(machineKey: Uint8Array, cacheId: string): Uint8Array {
   assertMachineKey(machineKey);
-  return toHex(hmacSha256(machineKey, utf8(MACHINE_CHECK_LABEL + cacheId)));
+  return hmacSha256(machineKey, utf8(MACHINE_CHECK_LABEL + cacheId));
 }
 
 function assertMachineKey(k: Uint8Array): void {
@@ -140,6 +144,17 @@ function parseHeader(bytes: Uint8Array): ParsedHeader {
   } catch (e) {
     throw mapError(e);
   }
+}
+
+/** The parsed header, its SHA-256 verified: a damaged header is `cache_corrupt` (decision 44). */
+function parseVerifiedHeader(bytes: Uint8Array): ParsedHeader {
+  const parsed = parseHeader(bytes);
+  try {
+    verifyHeaderHash(bytes, parsed);
+  } catch (e) {
+    throw mapError(e);
+  }
+  return parsed;
 }
 
 function headerOf(parsed: ParsedHeader): CacheHeader {
@@ -165,12 +180,18 @@ export function readCacheHeader(bytes: Uint8Array): CacheHeader {
   return headerOf(parseHeader(bytes));
 }
 
-/** Whether the cache was made with this machine key (no Argon2, no password). */
+/**
+ * Whether the cache was made with this machine key (no Argon2, no password). Verifies the
+ * header's SHA-256 first: a damaged header throws `cache_corrupt`, it is not "another machine".
+ */
 export function machineMatches(bytes: Uint8Array, machineKey: Uint8Array): boolean {
-  const h = readCacheHeader(bytes);
-  const expected = fromHex(machineCheckOf(machineKey, h.cacheId))!;
+  assertMachineKey(machineKey);
+  return machineCheckPasses(headerOf(parseVerifiedHeader(bytes)), machineKey);
+}
+
+function machineCheckPasses(h: CacheHeader, machineKey: Uint8Array): boolean {
   const stored = fromHex(h.machineCheck);
-  return stored !== null && equalBytes(stored, expected);
+  return stored !== null && equalBytes(stored, machineCheckBytes(machineKey, h.cacheId));
 }
 
 /** Which limit has passed at `now`, if any (the earlier one when both have). */
@@ -964,15 +985,12 @@ export async function openCache(
 ): Promise<OpenedCache> {
   assertMachineKey(o.machineKey);
   const crypto = cryptoOf(env);
-  const parsed = parseHeader(bytes);
-  try {
-    // A damaged header is `cache_corrupt` before anything else is believed from it.
-    await verifyHeaderHash(crypto, bytes, parsed);
-  } catch (e) {
-    throw mapError(e);
-  }
+  // A damaged header is `cache_corrupt` before anything else is believed from it.
+  const parsed = parseVerifiedHeader(bytes);
   const header = headerOf(parsed);
-  if (!machineMatches(bytes, o.machineKey)) throw new OfflineCacheError('cache_wrong_machine');
+  if (!machineCheckPasses(header, o.machineKey)) {
+    throw new OfflineCacheError('cache_wrong_machine');
+  }
   let inner: InnerContent;
   try {
     inner = await readKdbx(bytes, parsed, {

@@ -8,6 +8,7 @@
 import { ByteReader, ByteWriter, concat, equalBytes, fromHex } from './bytes.js';
 import { ChaCha20 } from './chacha20.js';
 import type { Argon2idFn, KdfParams, OfflineCompression, OfflineCrypto } from './env.js';
+import { sha256 } from './sha256.js';
 
 const SIG1 = 0x9aa2d903;
 const SIG2 = 0xb54bfb67;
@@ -488,19 +489,20 @@ export interface ReadOptions {
 /** Thrown when the header HMAC does not verify: wrong password or key file. */
 export class KdbxWrongKeyError extends Error {}
 
-/** Verifies the header's SHA-256: a mismatch means the header was damaged. */
-export async function verifyHeaderHash(
-  crypto: OfflineCrypto,
-  bytes: Uint8Array,
-  parsed: ParsedHeader,
-): Promise<void> {
+/**
+ * Verifies the header's SHA-256: a mismatch means the header was damaged. Synchronous (the
+ * library's own SHA-256): the header is small, and the machine check runs before any await.
+ */
+export function verifyHeaderHash(bytes: Uint8Array, parsed: ParsedHeader): void {
   const stored = bytes.subarray(parsed.end, parsed.end + 32);
   if (stored.length !== 32) throw new KdbxFormatError('truncated header hash');
-  if (!equalBytes(stored, await crypto.sha256(parsed.raw))) {
-    throw new KdbxFormatError('header hash');
-  }
+  if (!equalBytes(stored, sha256(parsed.raw))) throw new KdbxFormatError('header hash');
 }
 
+/**
+ * Reads the file whose header `readHeader` parsed. The caller has verified the header's SHA-256
+ * (`verifyHeaderHash`) before anything was believed from it; this checks the header HMAC.
+ */
 export async function readKdbx(
   bytes: Uint8Array,
   parsed: ParsedHeader,
@@ -514,7 +516,6 @@ export async function readKdbx(
   if (header.encryptionIv.length !== 12) throw new KdbxFormatError('encryption IV');
   if (header.compression > 1) throw new KdbxUnsupportedError('compression');
   const argon2 = argon2ParamsOf(header.kdf);
-  await verifyHeaderHash(o.crypto, bytes, parsed);
   const transformed = await o.transform(argon2);
   const { cipherKey, hmacKey } = await payloadKeys(o.crypto, header.masterSeed, transformed);
   const storedHmac = bytes.subarray(parsed.end + 32, parsed.end + 64);
