@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import {
   OfflineCacheError,
   buildCache,
-  checkCachePassword,
   expiryOf,
   keyFileXml,
   machineMatches,
@@ -282,14 +281,7 @@ describe('expiry', () => {
   });
 });
 
-describe('cache password and key file', () => {
-  it('checkCachePassword names the failing rule', () => {
-    const req = richPackage().passwordRequirements; // min length 12, one digit
-    expect(checkCachePassword('short1', req)).toMatch(/at least 12 characters/);
-    expect(checkCachePassword('long enough but no digit', req)).toMatch(/digit/);
-    expect(checkCachePassword('long enough with digit 1', req)).toBeNull();
-  });
-
+describe('key file', () => {
   it('keyFileXml writes a version 2.0 key file whose hash checks', () => {
     const key = new Uint8Array(32).map((_, i) => i);
     const xml = keyFileXml(key);

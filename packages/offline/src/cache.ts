@@ -14,8 +14,8 @@
  *   metadata, and whatever KDBX cannot carry as is) in its custom data.
  */
 // Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
-import { OFFLINE_PACKAGE_FORMAT, checkPasswordRequirements } from '@strongroom/protocol/lite';
-import type { OfflineEntry, OfflinePackage, PasswordRequirements } from '@strongroom/protocol';
+import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
+import type { OfflineEntry, OfflinePackage } from '@strongroom/protocol';
 import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
 import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
@@ -86,7 +86,7 @@ export interface OpenedCache {
   entries: CachedEntry[];
 }
 
-export type ProgressStep = 'derive' | 'encrypt' | 'write' | 'decrypt' | 'parse';
+export type ProgressStep = 'derive' | 'encrypt' | 'decrypt' | 'parse';
 export type Progress = (step: ProgressStep, done: boolean) => void;
 
 export interface BuildCacheOptions {
@@ -213,15 +213,6 @@ export function expiryOf(
   if (passed.length === 0) return null;
   passed.sort((a, b) => a.ms - b.ms);
   return { reason: passed[0]!.reason, at: passed[0]!.at };
-}
-
-/** Null when the cache password meets the requirements; otherwise the failing rule, in words. */
-export function checkCachePassword(
-  password: string,
-  requirements: PasswordRequirements,
-): null | string {
-  const r = checkPasswordRequirements(password, requirements);
-  return r.ok ? null : r.message;
 }
 
 // ---------------------------------------------------------------- errors

@@ -12,12 +12,12 @@ import { sha256 } from './sha256.js';
 
 const SIG1 = 0x9aa2d903;
 const SIG2 = 0xb54bfb67;
-export const KDBX_MAJOR = 4;
-export const KDBX_MINOR = 0;
+const KDBX_MAJOR = 4;
+const KDBX_MINOR = 0;
 
-export const CIPHER_CHACHA20 = fromHex('d6038a2b8b6f4cb5a524339a31dbb59a')!;
-export const KDF_ARGON2D = fromHex('ef636ddf8c29444b91f7a9a403e30a0c')!;
-export const KDF_ARGON2ID = fromHex('9e298b1956db4773b23dfc3ec6f0a1e6')!;
+const CIPHER_CHACHA20 = fromHex('d6038a2b8b6f4cb5a524339a31dbb59a')!;
+const KDF_ARGON2D = fromHex('ef636ddf8c29444b91f7a9a403e30a0c')!;
+const KDF_ARGON2ID = fromHex('9e298b1956db4773b23dfc3ec6f0a1e6')!;
 const INNER_STREAM_CHACHA20 = 3;
 const ARGON2_VERSION = 0x13;
 const BLOCK_SIZE = 1024 * 1024;
@@ -63,7 +63,7 @@ const VD_TYPES = {
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-export function writeVariantDictionary(d: VariantDictionary): Uint8Array {
+function writeVariantDictionary(d: VariantDictionary): Uint8Array {
   const w = new ByteWriter().u16(0x0100);
   for (const [key, v] of d) {
     const name = enc.encode(key);
@@ -95,7 +95,7 @@ export function writeVariantDictionary(d: VariantDictionary): Uint8Array {
   return w.u8(0).result();
 }
 
-export function readVariantDictionary(b: Uint8Array): VariantDictionary {
+function readVariantDictionary(b: Uint8Array): VariantDictionary {
   const r = new ByteReader(b);
   const version = r.u16();
   if (version >> 8 !== 1) throw new KdbxUnsupportedError('variant dictionary version');
@@ -148,7 +148,7 @@ export function readVariantDictionary(b: Uint8Array): VariantDictionary {
 
 // ---------------------------------------------------------------- outer header
 
-export interface KdbxHeader {
+interface KdbxHeader {
   versionMajor: number;
   versionMinor: number;
   cipherId: Uint8Array;
@@ -235,13 +235,13 @@ export async function compositeKey(
   return crypto.sha256(concat(await crypto.sha256(password), keyFileKey));
 }
 
-export interface Argon2Params extends KdfParams {
+interface Argon2Params extends KdfParams {
   salt: Uint8Array;
   argon2d: boolean;
 }
 
 /** The Argon2 parameters in a KDF variant dictionary; throws KdbxUnsupportedError otherwise. */
-export function argon2ParamsOf(kdf: VariantDictionary): Argon2Params {
+function argon2ParamsOf(kdf: VariantDictionary): Argon2Params {
   const uuid = kdf.get('$UUID');
   if (uuid?.type !== 'bytes') throw new KdbxFormatError('KDF without a UUID');
   const argon2d = equalBytes(uuid.value, KDF_ARGON2D);
@@ -412,7 +412,7 @@ function chacha20(c: OfflineCrypto, key: Uint8Array, iv: Uint8Array, data: Uint8
   return c.chacha20 ? c.chacha20(key, iv, data) : new ChaCha20(key, iv).xorInPlace(data);
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   crypto: OfflineCrypto;
   compression: OfflineCompression;
   argon2id: Argon2idFn;
@@ -478,7 +478,7 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
   return out;
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   crypto: OfflineCrypto;
   compression: OfflineCompression;
   /** Derives the transformed key; called only after the cheap checks passed. */
