@@ -16,7 +16,16 @@
 // Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
 import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
 import type { OfflineEntry, OfflinePackage } from '@strongroom/protocol';
-import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
+import {
+  TruncatedError,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  fromUtf8,
+  toBase64,
+  toHex,
+  utf8,
+} from './bytes.js';
 import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
 import { assertKdf, kdfProblem } from './kdf.js';
@@ -593,14 +602,12 @@ export async function buildCache(
 
 // ---------------------------------------------------------------- reading
 
-const dec = new TextDecoder('utf-8', { fatal: true });
-
 /** UTF-8 to text; short ASCII values (most passwords) without a TextDecoder call. */
 function decodeUtf8(b: Uint8Array): string {
-  if (b.length > 256) return dec.decode(b);
+  if (b.length > 256) return fromUtf8(b);
   let ascii = true;
   for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) ascii = false;
-  return ascii ? String.fromCharCode.apply(null, b as unknown as number[]) : dec.decode(b);
+  return ascii ? String.fromCharCode.apply(null, b as unknown as number[]) : fromUtf8(b);
 }
 
 interface GroupCtx {
@@ -1016,7 +1023,7 @@ export async function openCache(
   let opened: OpenedCache;
   try {
     const stream = await innerStream(crypto, inner.streamKey);
-    const doc = readDocument(dec.decode(inner.xml), stream, inner.binaries);
+    const doc = readDocument(fromUtf8(inner.xml), stream, inner.binaries);
     const meta = readMeta(doc.meta);
     const { folders, entries } = doc;
     if (meta.cacheId !== header.cacheId) throw new KdbxFormatError('cache id mismatch');

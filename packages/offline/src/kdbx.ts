@@ -5,7 +5,7 @@
  * (read only), the inner header (inner stream key, binaries) and the XML document bytes.
  * What the XML holds is `cache.ts`'s business.
  */
-import { ByteReader, ByteWriter, concat, equalBytes, fromHex } from './bytes.js';
+import { ByteReader, ByteWriter, concat, equalBytes, fromHex, fromUtf8, utf8 } from './bytes.js';
 import { ChaCha20 } from './chacha20.js';
 import type { Argon2idFn, KdfParams, OfflineCompression, OfflineCrypto } from './env.js';
 import { sha256 } from './sha256.js';
@@ -60,13 +60,10 @@ const VD_TYPES = {
   bytes: 0x42,
 };
 
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
-
 function writeVariantDictionary(d: VariantDictionary): Uint8Array {
   const w = new ByteWriter().u16(0x0100);
   for (const [key, v] of d) {
-    const name = enc.encode(key);
+    const name = utf8(key);
     w.u8(VD_TYPES[v.type]).u32(name.length).bytes(name);
     switch (v.type) {
       case 'u32':
@@ -83,7 +80,7 @@ function writeVariantDictionary(d: VariantDictionary): Uint8Array {
         w.u32(1).u8(v.value ? 1 : 0);
         break;
       case 'string': {
-        const b = enc.encode(v.value);
+        const b = utf8(v.value);
         w.u32(b.length).bytes(b);
         break;
       }
@@ -103,7 +100,7 @@ function readVariantDictionary(b: Uint8Array): VariantDictionary {
   for (;;) {
     const type = r.u8();
     if (type === 0) break;
-    const key = dec.decode(r.bytes(r.u32()));
+    const key = fromUtf8(r.bytes(r.u32()));
     const value = r.bytes(r.u32());
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
     const need = (n: number) => {
@@ -133,7 +130,7 @@ function readVariantDictionary(b: Uint8Array): VariantDictionary {
         d.set(key, { type: 'bool', value: value[0] !== 0 });
         break;
       case 0x18:
-        d.set(key, { type: 'string', value: dec.decode(value) });
+        d.set(key, { type: 'string', value: fromUtf8(value) });
         break;
       case 0x42:
         d.set(key, { type: 'bytes', value: value.slice() });
