@@ -6,6 +6,8 @@ import {
   randomBytes as nodeRandomBytes,
 } from 'node:crypto';
 import { hashRaw } from '@node-rs/argon2';
+import { ARGON2ID, V0X13 } from './argon2-ids.js';
+import { hmacSha256 } from './tokens.js';
 
 /**
  * What the offline cache needs from Node (offline-mode §3): raw Argon2id for the KDBX key
@@ -14,9 +16,8 @@ import { hashRaw } from '@node-rs/argon2';
  * node:crypto.
  */
 
-// Algorithm.Argon2id and Version.V0x13 of @node-rs/argon2 (ambient const enums, so as values).
-const ARGON2ID = 2;
-const V0X13 = 1;
+/** A Buffer as a plain Uint8Array view (no copy). */
+const u8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 export interface Argon2idRawParams {
   memoryKiB: number;
@@ -49,7 +50,7 @@ export async function argon2idRaw(
     salt,
     ...(p.secret && p.secret.length > 0 ? { secret: p.secret } : {}),
   });
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return u8(out);
 }
 
 const MACHINE_KEY_LABEL = 'strongroom machine key v1\n';
@@ -63,27 +64,18 @@ const JOURNAL_KEY_LABEL = 'strongroom offline journal key v1';
  */
 export function deriveMachineKey(secret: Uint8Array, machineId: string): Uint8Array {
   if (secret.length < 16) throw new RangeError('The machine secret must be at least 16 bytes.');
-  return new Uint8Array(
-    createHmac('sha256', secret)
-      .update(MACHINE_KEY_LABEL + machineId, 'utf8')
-      .digest(),
-  );
+  return new Uint8Array(hmacSha256(secret, MACHINE_KEY_LABEL + machineId));
 }
 
 /** The 32-byte key that seals the offline journal, from the machine key (a separate label). */
 export function deriveJournalKey(machineKey: Uint8Array): Uint8Array {
   if (machineKey.length !== 32) throw new RangeError('A machine key is 32 bytes.');
-  return new Uint8Array(
-    createHmac('sha256', machineKey).update(JOURNAL_KEY_LABEL, 'utf8').digest(),
-  );
+  return new Uint8Array(hmacSha256(machineKey, JOURNAL_KEY_LABEL));
 }
 
 export function offlineRandomBytes(n: number): Uint8Array {
-  const b = nodeRandomBytes(n);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return u8(nodeRandomBytes(n));
 }
-
-const u8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** `OfflineCrypto` (see `@strongroom/offline`) on node:crypto. */
 export const nodeOfflineCrypto = {

@@ -1,7 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-
-// Algorithm.Argon2id of @node-rs/argon2 (an ambient const enum, so written as its value).
-const ARGON2ID = 2;
+import { ARGON2ID } from './argon2-ids.js';
 
 /** Argon2id parameters. memoryCost is in KiB. */
 export interface PasswordHashParams {

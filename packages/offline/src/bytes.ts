@@ -12,6 +12,11 @@ export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 export const fromUtf8 = (b: Uint8Array): string => fatalDecoder.decode(b);
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
+  return concatParts(parts);
+}
+
+/** `concat` of a list (no spread of a long list of chunks into arguments). */
+export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);

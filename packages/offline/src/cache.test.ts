@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import {
   OfflineCacheError,
   buildCache,
-  checkCachePassword,
   expiryOf,
   keyFileXml,
   machineMatches,
@@ -200,6 +199,30 @@ describe('refusals when opening', () => {
     }
   });
 
+  it('a flipped byte in the machine check or the cache id: cache_corrupt, not another machine', async () => {
+    const h = readCacheHeader(bytes);
+    const find = (text: string) => {
+      const needle = new TextEncoder().encode(text);
+      for (let i = 0; i + needle.length <= bytes.length; i++) {
+        if (needle.every((x, j) => bytes[i + j] === x)) return i;
+      }
+      throw new Error(`${text} not in the header`);
+    };
+    for (const at of [find(h.machineCheck) + 10, find(h.cacheId) + 3]) {
+      const b = bytes.slice();
+      b[at]! ^= 0x01;
+      let thrown: unknown = null;
+      try {
+        machineMatches(b, key);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(OfflineCacheError);
+      expect((thrown as OfflineCacheError).code).toBe('cache_corrupt');
+      await expectCode(open(b), 'cache_corrupt');
+    }
+  });
+
   it('bytes appended after the file: cache_corrupt', async () => {
     const b = new Uint8Array(bytes.length + 3);
     b.set(bytes);
@@ -258,14 +281,7 @@ describe('expiry', () => {
   });
 });
 
-describe('cache password and key file', () => {
-  it('checkCachePassword names the failing rule', () => {
-    const req = richPackage().passwordRequirements; // min length 12, one digit
-    expect(checkCachePassword('short1', req)).toMatch(/at least 12 characters/);
-    expect(checkCachePassword('long enough but no digit', req)).toMatch(/digit/);
-    expect(checkCachePassword('long enough with digit 1', req)).toBeNull();
-  });
-
+describe('key file', () => {
   it('keyFileXml writes a version 2.0 key file whose hash checks', () => {
     const key = new Uint8Array(32).map((_, i) => i);
     const xml = keyFileXml(key);

@@ -14,9 +14,18 @@
  *   metadata, and whatever KDBX cannot carry as is) in its custom data.
  */
 // Run-time imports from the schema-free entry only: the full one loads the schema library (slow).
-import { OFFLINE_PACKAGE_FORMAT, checkPasswordRequirements } from '@strongroom/protocol/lite';
-import type { OfflineEntry, OfflinePackage, PasswordRequirements } from '@strongroom/protocol';
-import { TruncatedError, equalBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.js';
+import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
+import type { OfflineEntry, OfflinePackage } from '@strongroom/protocol';
+import {
+  TruncatedError,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  fromUtf8,
+  toBase64,
+  toHex,
+  utf8,
+} from './bytes.js';
 import { compressionOf, cryptoOf, type KdfParams, type OfflineEnv } from './env.js';
 import { OfflineCacheError } from './errors.js';
 import { assertKdf, kdfProblem } from './kdf.js';
@@ -86,7 +95,7 @@ export interface OpenedCache {
   entries: CachedEntry[];
 }
 
-export type ProgressStep = 'derive' | 'encrypt' | 'write' | 'decrypt' | 'parse';
+export type ProgressStep = 'derive' | 'encrypt' | 'decrypt' | 'parse';
 export type Progress = (step: ProgressStep, done: boolean) => void;
 
 export interface BuildCacheOptions {
@@ -124,8 +133,12 @@ const MACHINE_CHECK_LABEL = 'strongroom offline cache machine check v1\n';
 
 /** The machine check of a cache id under a machine key (hex). */
 export function machineCheckOf(machineKey: Uint8Array, cacheId: string): string {
+  return toHex(machineCheckBytes(machineKey, cacheId));
+}
+
+function machineCheckBytes(machineKey: Uint8Array, cacheId: string): Uint8Array {
   assertMachineKey(machineKey);
-  return toHex(hmacSha256(machineKey, utf8(MACHINE_CHECK_LABEL + cacheId)));
+  return hmacSha256(machineKey, utf8(MACHINE_CHECK_LABEL + cacheId));
 }
 
 function assertMachineKey(k: Uint8Array): void {
@@ -140,6 +153,17 @@ function parseHeader(bytes: Uint8Array): ParsedHeader {
   } catch (e) {
     throw mapError(e);
   }
+}
+
+/** The parsed header, its SHA-256 verified: a damaged header is `cache_corrupt` (decision 44). */
+function parseVerifiedHeader(bytes: Uint8Array): ParsedHeader {
+  const parsed = parseHeader(bytes);
+  try {
+    verifyHeaderHash(bytes, parsed);
+  } catch (e) {
+    throw mapError(e);
+  }
+  return parsed;
 }
 
 function headerOf(parsed: ParsedHeader): CacheHeader {
@@ -165,12 +189,18 @@ export function readCacheHeader(bytes: Uint8Array): CacheHeader {
   return headerOf(parseHeader(bytes));
 }
 
-/** Whether the cache was made with this machine key (no Argon2, no password). */
+/**
+ * Whether the cache was made with this machine key (no Argon2, no password). Verifies the
+ * header's SHA-256 first: a damaged header throws `cache_corrupt`, it is not "another machine".
+ */
 export function machineMatches(bytes: Uint8Array, machineKey: Uint8Array): boolean {
-  const h = readCacheHeader(bytes);
-  const expected = fromHex(machineCheckOf(machineKey, h.cacheId))!;
+  assertMachineKey(machineKey);
+  return machineCheckPasses(headerOf(parseVerifiedHeader(bytes)), machineKey);
+}
+
+function machineCheckPasses(h: CacheHeader, machineKey: Uint8Array): boolean {
   const stored = fromHex(h.machineCheck);
-  return stored !== null && equalBytes(stored, expected);
+  return stored !== null && equalBytes(stored, machineCheckBytes(machineKey, h.cacheId));
 }
 
 /** Which limit has passed at `now`, if any (the earlier one when both have). */
@@ -192,15 +222,6 @@ export function expiryOf(
   if (passed.length === 0) return null;
   passed.sort((a, b) => a.ms - b.ms);
   return { reason: passed[0]!.reason, at: passed[0]!.at };
-}
-
-/** Null when the cache password meets the requirements; otherwise the failing rule, in words. */
-export function checkCachePassword(
-  password: string,
-  requirements: PasswordRequirements,
-): null | string {
-  const r = checkPasswordRequirements(password, requirements);
-  return r.ok ? null : r.message;
 }
 
 // ---------------------------------------------------------------- errors
@@ -581,14 +602,12 @@ export async function buildCache(
 
 // ---------------------------------------------------------------- reading
 
-const dec = new TextDecoder('utf-8', { fatal: true });
-
 /** UTF-8 to text; short ASCII values (most passwords) without a TextDecoder call. */
 function decodeUtf8(b: Uint8Array): string {
-  if (b.length > 256) return dec.decode(b);
+  if (b.length > 256) return fromUtf8(b);
   let ascii = true;
   for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) ascii = false;
-  return ascii ? String.fromCharCode.apply(null, b as unknown as number[]) : dec.decode(b);
+  return ascii ? String.fromCharCode.apply(null, b as unknown as number[]) : fromUtf8(b);
 }
 
 interface GroupCtx {
@@ -964,15 +983,12 @@ export async function openCache(
 ): Promise<OpenedCache> {
   assertMachineKey(o.machineKey);
   const crypto = cryptoOf(env);
-  const parsed = parseHeader(bytes);
-  try {
-    // A damaged header is `cache_corrupt` before anything else is believed from it.
-    await verifyHeaderHash(crypto, bytes, parsed);
-  } catch (e) {
-    throw mapError(e);
-  }
+  // A damaged header is `cache_corrupt` before anything else is believed from it.
+  const parsed = parseVerifiedHeader(bytes);
   const header = headerOf(parsed);
-  if (!machineMatches(bytes, o.machineKey)) throw new OfflineCacheError('cache_wrong_machine');
+  if (!machineCheckPasses(header, o.machineKey)) {
+    throw new OfflineCacheError('cache_wrong_machine');
+  }
   let inner: InnerContent;
   try {
     inner = await readKdbx(bytes, parsed, {
@@ -1007,7 +1023,7 @@ export async function openCache(
   let opened: OpenedCache;
   try {
     const stream = await innerStream(crypto, inner.streamKey);
-    const doc = readDocument(dec.decode(inner.xml), stream, inner.binaries);
+    const doc = readDocument(fromUtf8(inner.xml), stream, inner.binaries);
     const meta = readMeta(doc.meta);
     const { folders, entries } = doc;
     if (meta.cacheId !== header.cacheId) throw new KdbxFormatError('cache id mismatch');

@@ -4,6 +4,7 @@
  * browser passes its own. Hashing, HMAC and AES-GCM default to WebCrypto (`globalThis.crypto`,
  * present in Node 20 and in browsers); a host may inject its own implementation.
  */
+import { concatParts } from './bytes.js';
 
 /** Argon2id cost. `memoryKiB` is at least 65536 (64 MiB) for every cache this library writes. */
 export interface KdfParams {
@@ -73,16 +74,6 @@ const ab = (b: Uint8Array): ArrayBuffer =>
   b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
     ? b.buffer
     : (b.slice().buffer as ArrayBuffer);
-
-function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function subtle(): typeof globalThis.crypto.subtle {
   const s = globalThis.crypto?.subtle;

@@ -20,7 +20,6 @@ export {
 export {
   CACHE_FORMAT,
   buildCache,
-  checkCachePassword,
   expiryOf,
   machineCheckOf,
   machineMatches,

@@ -181,6 +181,7 @@ describe('offline journal', () => {
     };
     for (const bad of [
       { ...ok, entryId: 'not-a-guid' },
+      { ...ok, entryId: ok.entryId.toUpperCase() }, // the server takes lower-case GUIDs only
       { ...ok, occurredAt: 'yesterday' },
       { ...ok, occurredAt: '2026-02-30T10:00:00Z' },
       { ...ok, occurredAt: '2026-02-28T24:00:00Z' },

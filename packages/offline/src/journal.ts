@@ -7,6 +7,8 @@
  * Blob: "SRJ1" ‖ u16 length ‖ cache id (UTF-8) ‖ 12-byte IV ‖ AES-GCM(JSON), with everything
  * before the sealed part as additional data.
  */
+// Run-time import from the schema-free entry only (the full one loads the schema library).
+import { UUID_PATTERN } from '@strongroom/protocol/lite';
 import { ByteReader, ByteWriter, concat, fromUtf8, toHex, utf8 } from './bytes.js';
 import { cryptoOf, type OfflineCrypto, type OfflineEnv } from './env.js';
 import { OfflineJournalError } from './errors.js';
@@ -105,7 +107,8 @@ export async function journalCacheId(store: BlobStore): Promise<string | null> {
   return blob ? parseEnvelope(blob).cacheId : null;
 }
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** The server's id pattern (lower-case GUID): an id it would refuse must not be stored. */
+const UUID = new RegExp(UUID_PATTERN);
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
 
@@ -128,7 +131,8 @@ function isIsoTime(s: string): boolean {
   );
 }
 
-const RECORD_KEYS = ['id', 'entryId', 'action', 'occurredAt', 'prev'].join(',');
+/** A chained record's keys, sorted and joined, to compare with a stored record's. */
+const RECORD_KEYS = ['id', 'entryId', 'action', 'occurredAt', 'prev'].sort().join(',');
 
 export async function openJournal(
   env: OfflineEnv,
@@ -169,7 +173,7 @@ export async function openJournal(
       if (
         typeof r !== 'object' ||
         r === null ||
-        Object.keys(r).sort().join(',') !== RECORD_KEYS.split(',').sort().join(',') ||
+        Object.keys(r).sort().join(',') !== RECORD_KEYS ||
         r.prev !== h
       ) {
         throw new OfflineJournalError('journal_tampered');

@@ -5,18 +5,19 @@
  * (read only), the inner header (inner stream key, binaries) and the XML document bytes.
  * What the XML holds is `cache.ts`'s business.
  */
-import { ByteReader, ByteWriter, concat, equalBytes, fromHex } from './bytes.js';
+import { ByteReader, ByteWriter, concat, equalBytes, fromHex, fromUtf8, utf8 } from './bytes.js';
 import { ChaCha20 } from './chacha20.js';
 import type { Argon2idFn, KdfParams, OfflineCompression, OfflineCrypto } from './env.js';
+import { sha256 } from './sha256.js';
 
 const SIG1 = 0x9aa2d903;
 const SIG2 = 0xb54bfb67;
-export const KDBX_MAJOR = 4;
-export const KDBX_MINOR = 0;
+const KDBX_MAJOR = 4;
+const KDBX_MINOR = 0;
 
-export const CIPHER_CHACHA20 = fromHex('d6038a2b8b6f4cb5a524339a31dbb59a')!;
-export const KDF_ARGON2D = fromHex('ef636ddf8c29444b91f7a9a403e30a0c')!;
-export const KDF_ARGON2ID = fromHex('9e298b1956db4773b23dfc3ec6f0a1e6')!;
+const CIPHER_CHACHA20 = fromHex('d6038a2b8b6f4cb5a524339a31dbb59a')!;
+const KDF_ARGON2D = fromHex('ef636ddf8c29444b91f7a9a403e30a0c')!;
+const KDF_ARGON2ID = fromHex('9e298b1956db4773b23dfc3ec6f0a1e6')!;
 const INNER_STREAM_CHACHA20 = 3;
 const ARGON2_VERSION = 0x13;
 const BLOCK_SIZE = 1024 * 1024;
@@ -59,13 +60,10 @@ const VD_TYPES = {
   bytes: 0x42,
 };
 
-const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
-
-export function writeVariantDictionary(d: VariantDictionary): Uint8Array {
+function writeVariantDictionary(d: VariantDictionary): Uint8Array {
   const w = new ByteWriter().u16(0x0100);
   for (const [key, v] of d) {
-    const name = enc.encode(key);
+    const name = utf8(key);
     w.u8(VD_TYPES[v.type]).u32(name.length).bytes(name);
     switch (v.type) {
       case 'u32':
@@ -82,7 +80,7 @@ export function writeVariantDictionary(d: VariantDictionary): Uint8Array {
         w.u32(1).u8(v.value ? 1 : 0);
         break;
       case 'string': {
-        const b = enc.encode(v.value);
+        const b = utf8(v.value);
         w.u32(b.length).bytes(b);
         break;
       }
@@ -94,7 +92,7 @@ export function writeVariantDictionary(d: VariantDictionary): Uint8Array {
   return w.u8(0).result();
 }
 
-export function readVariantDictionary(b: Uint8Array): VariantDictionary {
+function readVariantDictionary(b: Uint8Array): VariantDictionary {
   const r = new ByteReader(b);
   const version = r.u16();
   if (version >> 8 !== 1) throw new KdbxUnsupportedError('variant dictionary version');
@@ -102,7 +100,7 @@ export function readVariantDictionary(b: Uint8Array): VariantDictionary {
   for (;;) {
     const type = r.u8();
     if (type === 0) break;
-    const key = dec.decode(r.bytes(r.u32()));
+    const key = fromUtf8(r.bytes(r.u32()));
     const value = r.bytes(r.u32());
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
     const need = (n: number) => {
@@ -132,7 +130,7 @@ export function readVariantDictionary(b: Uint8Array): VariantDictionary {
         d.set(key, { type: 'bool', value: value[0] !== 0 });
         break;
       case 0x18:
-        d.set(key, { type: 'string', value: dec.decode(value) });
+        d.set(key, { type: 'string', value: fromUtf8(value) });
         break;
       case 0x42:
         d.set(key, { type: 'bytes', value: value.slice() });
@@ -147,7 +145,7 @@ export function readVariantDictionary(b: Uint8Array): VariantDictionary {
 
 // ---------------------------------------------------------------- outer header
 
-export interface KdbxHeader {
+interface KdbxHeader {
   versionMajor: number;
   versionMinor: number;
   cipherId: Uint8Array;
@@ -234,13 +232,13 @@ export async function compositeKey(
   return crypto.sha256(concat(await crypto.sha256(password), keyFileKey));
 }
 
-export interface Argon2Params extends KdfParams {
+interface Argon2Params extends KdfParams {
   salt: Uint8Array;
   argon2d: boolean;
 }
 
 /** The Argon2 parameters in a KDF variant dictionary; throws KdbxUnsupportedError otherwise. */
-export function argon2ParamsOf(kdf: VariantDictionary): Argon2Params {
+function argon2ParamsOf(kdf: VariantDictionary): Argon2Params {
   const uuid = kdf.get('$UUID');
   if (uuid?.type !== 'bytes') throw new KdbxFormatError('KDF without a UUID');
   const argon2d = equalBytes(uuid.value, KDF_ARGON2D);
@@ -411,7 +409,7 @@ function chacha20(c: OfflineCrypto, key: Uint8Array, iv: Uint8Array, data: Uint8
   return c.chacha20 ? c.chacha20(key, iv, data) : new ChaCha20(key, iv).xorInPlace(data);
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   crypto: OfflineCrypto;
   compression: OfflineCompression;
   argon2id: Argon2idFn;
@@ -477,7 +475,7 @@ export async function writeKdbx(o: WriteOptions): Promise<Uint8Array> {
   return out;
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   crypto: OfflineCrypto;
   compression: OfflineCompression;
   /** Derives the transformed key; called only after the cheap checks passed. */
@@ -488,19 +486,20 @@ export interface ReadOptions {
 /** Thrown when the header HMAC does not verify: wrong password or key file. */
 export class KdbxWrongKeyError extends Error {}
 
-/** Verifies the header's SHA-256: a mismatch means the header was damaged. */
-export async function verifyHeaderHash(
-  crypto: OfflineCrypto,
-  bytes: Uint8Array,
-  parsed: ParsedHeader,
-): Promise<void> {
+/**
+ * Verifies the header's SHA-256: a mismatch means the header was damaged. Synchronous (the
+ * library's own SHA-256): the header is small, and the machine check runs before any await.
+ */
+export function verifyHeaderHash(bytes: Uint8Array, parsed: ParsedHeader): void {
   const stored = bytes.subarray(parsed.end, parsed.end + 32);
   if (stored.length !== 32) throw new KdbxFormatError('truncated header hash');
-  if (!equalBytes(stored, await crypto.sha256(parsed.raw))) {
-    throw new KdbxFormatError('header hash');
-  }
+  if (!equalBytes(stored, sha256(parsed.raw))) throw new KdbxFormatError('header hash');
 }
 
+/**
+ * Reads the file whose header `readHeader` parsed. The caller has verified the header's SHA-256
+ * (`verifyHeaderHash`) before anything was believed from it; this checks the header HMAC.
+ */
 export async function readKdbx(
   bytes: Uint8Array,
   parsed: ParsedHeader,
@@ -514,7 +513,6 @@ export async function readKdbx(
   if (header.encryptionIv.length !== 12) throw new KdbxFormatError('encryption IV');
   if (header.compression > 1) throw new KdbxUnsupportedError('compression');
   const argon2 = argon2ParamsOf(header.kdf);
-  await verifyHeaderHash(o.crypto, bytes, parsed);
   const transformed = await o.transform(argon2);
   const { cipherKey, hmacKey } = await payloadKeys(o.crypto, header.masterSeed, transformed);
   const storedHmac = bytes.subarray(parsed.end + 32, parsed.end + 64);

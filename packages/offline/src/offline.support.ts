@@ -1,16 +1,15 @@
 /** Test support: a Node host for the library and offline packages to cache. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { argon2idRaw, nodeOfflineCrypto } from '@strongroom/crypto';
+import { argon2idRaw } from '@strongroom/crypto';
 import {
-  DEFAULT_CLIENT_SETTINGS,
   DEFAULT_PASSWORD_REQUIREMENTS,
-  OFFLINE_PACKAGE_FORMAT,
   type OfflineEntry,
   type OfflineFolder,
   type OfflinePackage,
 } from '@strongroom/protocol';
-import type { Argon2idFn, KdfParams, OfflineEnv } from './env.js';
-import { nodeCompression } from './node.js';
+import { packageShell } from './bench/sample-package.js';
+import type { KdfParams, OfflineEnv } from './env.js';
+import { nodeOfflineEnv } from './node.js';
 
 /** The cheapest parameters the library accepts: tests spend ~0.1 s per derivation. */
 export const TEST_KDF: KdfParams = { memoryKiB: 65536, iterations: 1, parallelism: 1 };
@@ -21,18 +20,19 @@ export interface CountingEnv extends OfflineEnv {
 
 export function nodeEnv(opts: { now?: Date; webCrypto?: boolean } = {}): CountingEnv {
   let calls = 0;
-  const argon2id: Argon2idFn = (password, salt, p) => {
-    calls++;
-    return argon2idRaw(password, salt, p);
-  };
-  return {
-    argon2id,
+  const env = nodeOfflineEnv({
+    argon2id: (password, salt, p) => {
+      calls++;
+      return argon2idRaw(password, salt, p);
+    },
     now: () => opts.now ?? new Date(),
-    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  });
+  if (opts.webCrypto) {
     // The web variant runs the library's defaults: WebCrypto, its own ChaCha20, CompressionStream.
-    ...(opts.webCrypto ? {} : { crypto: nodeOfflineCrypto, compression: nodeCompression }),
-    argon2Calls: () => calls,
-  };
+    delete env.crypto;
+    delete env.compression;
+  }
+  return { ...env, argon2Calls: () => calls };
 }
 
 export const machineKey = (): Uint8Array => new Uint8Array(randomBytes(32));
@@ -121,24 +121,15 @@ export function richPackage(over: Partial<OfflinePackage> = {}): OfflinePackage 
     entry(deep, 'Empty entry'),
   ];
   return {
-    format: OFFLINE_PACKAGE_FORMAT,
-    cacheId: randomUUID(),
-    serverId: randomUUID(),
-    revision: 'rev-1',
-    createdAt: '2026-03-01T10:00:00.000Z',
-    expiresAt: null,
-    maxOfflineUntil: null,
-    loginName: 'Alice@Corp.Example',
-    user: { id: randomUUID(), displayName: 'Alice Example' },
-    clientSettings: {
-      settings: { ...DEFAULT_CLIENT_SETTINGS },
-      ruleId: randomUUID(),
-      ruleName: 'Default Rule',
-      source: 'default',
-    },
-    passwordRequirements: { ...DEFAULT_PASSWORD_REQUIREMENTS, minDigits: 1 },
-    folders: [root, ops, db, deep],
-    entries,
+    ...packageShell({
+      revision: 'rev-1',
+      createdAt: '2026-03-01T10:00:00.000Z',
+      loginName: 'Alice@Corp.Example',
+      displayName: 'Alice Example',
+      passwordRequirements: { ...DEFAULT_PASSWORD_REQUIREMENTS, minDigits: 1 },
+      folders: [root, ops, db, deep],
+      entries,
+    }),
     ...over,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104), synchronous and in plain JavaScript, for the
- * few small values that must be computed without waiting for WebCrypto: the hash in a key file
- * and the machine check in a cache's public header. Bulk hashing goes through `OfflineCrypto`.
+ * few small values that must be computed without waiting for WebCrypto: the hash in a key file,
+ * a cache header's SHA-256 and the machine check in its public custom data. Bulk hashing goes
+ * through `OfflineCrypto`.
  */
 
 const K = new Uint32Array([

@@ -54,24 +54,42 @@ export function samplePackage(entries: number, folders: number): OfflinePackage 
       modifiedAt: '2026-02-03T04:05:06.789Z',
     });
   }
+  return packageShell({
+    revision: 'bench',
+    createdAt: new Date().toISOString(),
+    loginName: 'bench@corp.example',
+    displayName: 'Bench User',
+    passwordRequirements: { ...DEFAULT_PASSWORD_REQUIREMENTS },
+    folders: fs,
+    entries: es,
+  });
+}
+
+/** A package around these folders and entries: new ids, no expiry, the default client rule. */
+export function packageShell(
+  p: Pick<
+    OfflinePackage,
+    'revision' | 'createdAt' | 'loginName' | 'passwordRequirements' | 'folders' | 'entries'
+  > & { displayName: string },
+): OfflinePackage {
   return {
     format: OFFLINE_PACKAGE_FORMAT,
     cacheId: randomUUID(),
     serverId: randomUUID(),
-    revision: 'bench',
-    createdAt: new Date().toISOString(),
+    revision: p.revision,
+    createdAt: p.createdAt,
     expiresAt: null,
     maxOfflineUntil: null,
-    loginName: 'bench@corp.example',
-    user: { id: randomUUID(), displayName: 'Bench User' },
+    loginName: p.loginName,
+    user: { id: randomUUID(), displayName: p.displayName },
     clientSettings: {
       settings: { ...DEFAULT_CLIENT_SETTINGS },
       ruleId: randomUUID(),
       ruleName: 'Default Rule',
       source: 'default',
     },
-    passwordRequirements: { ...DEFAULT_PASSWORD_REQUIREMENTS },
-    folders: fs,
-    entries: es,
+    passwordRequirements: p.passwordRequirements,
+    folders: p.folders,
+    entries: p.entries,
   };
 }
