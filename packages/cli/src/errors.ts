@@ -26,7 +26,7 @@ export const EXIT_CODES = {
   unavailable: 10,
 } as const;
 
-export type ExitKind = keyof typeof EXIT_CODES;
+type ExitKind = keyof typeof EXIT_CODES;
 
 export type CliErrorCode =
   // usage
@@ -125,10 +125,4 @@ export class CliError extends Error {
   get exitCode(): number {
     return EXIT_CODES[KIND_OF[this.code]];
   }
-}
-
-export const usage = (message: string): CliError => new CliError('usage', message);
-
-export function exitCodeOf(code: CliErrorCode): number {
-  return EXIT_CODES[KIND_OF[code]];
 }

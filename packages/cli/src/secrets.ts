@@ -15,7 +15,7 @@ export type SecretSlot =
   | 'entryPassword';
 
 /** Lines of standard input are handed out in this order to the options that were given. */
-export const STDIN_ORDER: readonly SecretSlot[] = [
+const STDIN_ORDER: readonly SecretSlot[] = [
   'password',
   'totp',
   'cachePassword',
@@ -23,7 +23,7 @@ export const STDIN_ORDER: readonly SecretSlot[] = [
   'entryPassword',
 ];
 
-export const SECRET_ENV: Record<SecretSlot, string | null> = {
+const SECRET_ENV: Record<SecretSlot, string | null> = {
   password: 'STRONGROOM_PASSWORD',
   totp: 'STRONGROOM_TOTP',
   cachePassword: 'STRONGROOM_CACHE_PASSWORD',
@@ -31,7 +31,7 @@ export const SECRET_ENV: Record<SecretSlot, string | null> = {
   entryPassword: null,
 };
 
-export const STDIN_OPTION: Record<SecretSlot, string> = {
+const STDIN_OPTION: Record<SecretSlot, string> = {
   password: '--password-stdin',
   totp: '--totp-stdin',
   cachePassword: '--cache-password-stdin',

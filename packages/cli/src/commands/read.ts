@@ -5,7 +5,17 @@ import { copyToClipboard, requireClipboard, scheduleClear } from '../clipboard.j
 import { CliError } from '../errors.js';
 import type { AttachmentResult, LsResult, SearchResultOut, ShowResult } from '../results.js';
 import { withRead } from '../session.js';
-import { findEntry, findFolder, isId, rootOf } from '../vault.js';
+import { findEntry, findFolder, isId, rootOf, type VaultSource } from '../vault.js';
+
+/** The entry a path or id names (an id goes to the server as it is; the cache looks it up). */
+async function entryIdOf(src: VaultSource, ref: string): Promise<string> {
+  return isId(ref) && src.kind === 'server'
+    ? ref.toLowerCase()
+    : findEntry(await src.tree(), ref).id;
+}
+
+/** Offline, a read command opens the cache: its password may come from standard input. */
+const CACHE_PASSWORD_STDIN: Command['stdin'] = { 'cache-password-stdin': 'cachePassword' };
 
 export const ls: Command = {
   name: 'ls',
@@ -21,7 +31,7 @@ leading Root/ may be left out). Works offline from the cache.
     recursive: { type: 'boolean', short: 'R' },
     long: { type: 'boolean', short: 'l' },
   },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 0, max: 1 },
   async run(ctx, args, secrets): Promise<LsResult> {
     const recursive = flag(args, 'recursive');
@@ -60,7 +70,7 @@ offline, each reveal or copy is written to the offline journal, uploaded at the 
     reveal: { type: 'boolean' },
     copy: { type: 'boolean' },
   },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 1, max: 1 },
   async run(ctx, args, secrets): Promise<ShowResult> {
     const ref = args.positionals[0]!;
@@ -69,10 +79,7 @@ offline, each reveal or copy is written to the offline journal, uploaded at the 
     // Before anything is fetched (and audited): is there a clipboard at all?
     const clip = copy ? requireClipboard(ctx.env) : null;
     return withRead(ctx, secrets, async (src) => {
-      const id =
-        isId(ref) && src.kind === 'server'
-          ? ref.toLowerCase()
-          : findEntry(await src.tree(), ref).id;
+      const id = await entryIdOf(src, ref);
       const entry = await src.entry(id);
       const hasProtected = entry.customFields.some((f) => f.protected);
       let password: string | undefined;
@@ -115,7 +122,7 @@ export const search: Command = {
 Finds entries whose name, user name, URL, tags or notes contain the text (any case), and folders
 whose name does. Works offline from the cache.`,
   options: {},
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 1, max: 1 },
   async run(ctx, args, secrets): Promise<SearchResultOut> {
     const text = args.positionals[0]!;
@@ -135,7 +142,7 @@ export const attachment: Command = {
 Writes the attachment (as listed by show) to <path>, mode 0600; --force replaces an existing
 file. Online the download is audited; offline it comes from the cache.`,
   options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 2, max: 2 },
   async run(ctx, args, secrets): Promise<AttachmentResult> {
     const [ref, fileName] = args.positionals as [string, string];
@@ -143,10 +150,7 @@ file. Online the download is audited; offline it comes from the cache.`,
     if (!out) throw new CliError('usage', 'where to? give --out <path>');
     const path = resolve(out);
     return withRead(ctx, secrets, async (src) => {
-      const id =
-        isId(ref) && src.kind === 'server'
-          ? ref.toLowerCase()
-          : findEntry(await src.tree(), ref).id;
+      const id = await entryIdOf(src, ref);
       const entry = await src.entry(id);
       const found = entry.attachments.filter((a) => a.fileName === fileName || a.id === fileName);
       if (found.length === 0)
