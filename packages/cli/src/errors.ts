@@ -22,7 +22,7 @@ export const EXIT_CODES = {
   cache: 8,
   /** The server refused the request as it was (invalid value, conflict, too large, rate limited). */
   rejected: 9,
-  /** A local facility is missing (no clipboard tool). */
+  /** Unavailable here: no clipboard tool, no machine identity, the journal held by another process. */
   unavailable: 10,
 } as const;
 

@@ -262,12 +262,20 @@ export const LOGIN_STDIN: Command['stdin'] = {
 export const connect: Command = {
   name: 'connect',
   summary: 'Connect: log in again, upload the offline journal, go back online',
-  usage: `strongroom connect [--password-stdin] [--totp-stdin] [--cache-password-stdin] [--comment TEXT]
+  usage: `strongroom connect [--user <login name>] [--label TEXT] [--comment TEXT] [--password-stdin] [--totp-stdin] [--cache-password-stdin]
 
 Logs in to the server again (password, and the two-factor code if your account has one), uploads
 the journal of passwords shown or copied offline, deletes the cache if the server revoked it,
 refreshes it if it is out of date (asking the cache password; Enter: your login password), and
-switches the client back online. Only the user who made the cache can connect.`,
+switches the client back online. Only the user who made the cache can connect.
+
+  --user NAME               the login name (default: the session's, or the cache's); while
+                            Working Offline it must be the cache's owner, typed as then
+  --label TEXT              name of this client in the server's cache inventory (on a refresh)
+  --comment TEXT            why you take entries offline (on a refresh, if your settings say so)
+  --password-stdin          read your login password from standard input
+  --totp-stdin              read the two-factor code from standard input
+  --cache-password-stdin    read the cache password from standard input (on a refresh)`,
   options: {
     user: { type: 'string' },
     label: { type: 'string' },

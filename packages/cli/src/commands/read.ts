@@ -20,13 +20,14 @@ const CACHE_PASSWORD_STDIN: Command['stdin'] = { 'cache-password-stdin': 'cacheP
 export const ls: Command = {
   name: 'ls',
   summary: 'List a folder (default Root)',
-  usage: `strongroom ls [<folder path or id>] [-R] [-l]
+  usage: `strongroom ls [<folder path or id>] [-R] [-l] [--cache-password-stdin]
 
 Lists the folders (with a trailing /) and entries in a folder, such as Root/Team/Servers (the
 leading Root/ may be left out). Works offline from the cache.
 
-  -R, --recursive   everything below the folder, by full path
-  -l, --long        add the user name and URL of each entry (tab-separated)`,
+  -R, --recursive           everything below the folder, by full path
+  -l, --long                add the user name and URL of each entry (tab-separated)
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {
     recursive: { type: 'boolean', short: 'R' },
     long: { type: 'boolean', short: 'l' },
@@ -60,12 +61,14 @@ leading Root/ may be left out). Works offline from the cache.
 export const show: Command = {
   name: 'show',
   summary: 'Show an entry (password hidden unless --reveal; --copy to the clipboard)',
-  usage: `strongroom show <entry path or id> [--reveal] [--copy]
+  usage: `strongroom show <entry path or id> [--reveal] [--copy] [--cache-password-stdin]
 
 Shows an entry's fields. The password and protected fields stay hidden unless --reveal is given.
 --copy puts the password on the clipboard and clears it after the seconds set in your client
 settings (if it still holds the password then). Each password fetch is audited on the server;
-offline, each reveal or copy is written to the offline journal, uploaded at the next connect.`,
+offline, each reveal or copy is written to the offline journal, uploaded at the next connect.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {
     reveal: { type: 'boolean' },
     copy: { type: 'boolean' },
@@ -117,10 +120,12 @@ offline, each reveal or copy is written to the offline journal, uploaded at the 
 export const search: Command = {
   name: 'search',
   summary: 'Search names, user names, URLs, tags and notes',
-  usage: `strongroom search <text>
+  usage: `strongroom search <text> [--cache-password-stdin]
 
 Finds entries whose name, user name, URL, tags or notes contain the text (any case), and folders
-whose name does. Works offline from the cache.`,
+whose name does. Works offline from the cache.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {},
   stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 1, max: 1 },
@@ -137,10 +142,12 @@ whose name does. Works offline from the cache.`,
 export const attachment: Command = {
   name: 'attachment',
   summary: "Save an entry's attachment to a file",
-  usage: `strongroom attachment <entry path or id> <file name> --out <path> [--force]
+  usage: `strongroom attachment <entry path or id> <file name> --out <path> [--force] [--cache-password-stdin]
 
 Writes the attachment (as listed by show) to <path>, mode 0600; --force replaces an existing
-file. Online the download is audited; offline it comes from the cache.`,
+file. Online the download is audited; offline it comes from the cache.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
   stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 2, max: 2 },
