@@ -22,11 +22,7 @@ function check(password: string, req: PasswordRequirements): string | null {
  * success (the new session is ended at once) or "two-factor code required" both mean it is.
  * A wrong password counts as a failed login, like any other.
  */
-export async function isLoginPassword(
-  ctx: Ctx,
-  session: Session,
-  password: string,
-): Promise<boolean> {
+async function isLoginPassword(ctx: Ctx, session: Session, password: string): Promise<boolean> {
   const api = ctx.api(session.serverUrl);
   try {
     const r = await api.post<LoginResponse>('/auth/login', {

@@ -47,15 +47,17 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Every command takes --json (one JSON object on standard output). Passwords are never taken from
-the command line: they are asked at the terminal, or given with --password-stdin,
---cache-password-stdin (one line of standard input each, in the order password, two-factor code,
-cache password, new cache password) or STRONGROOM_PASSWORD, STRONGROOM_TOTP,
-STRONGROOM_CACHE_PASSWORD.
+the command line: they are asked at the terminal, or given with --password-stdin, --totp-stdin,
+--cache-password-stdin, --new-cache-password-stdin (one line of standard input each, in that
+order) or STRONGROOM_PASSWORD, STRONGROOM_TOTP, STRONGROOM_CACHE_PASSWORD,
+STRONGROOM_NEW_CACHE_PASSWORD. For add and edit, --password-stdin reads the entry's new password.
 
 Exit codes: 0 done; 1 failed; 2 wrong command line or missing input; 3 not logged in or
 authentication failed; 4 not found; 5 refused while Working Offline; 6 server not answering and
 no offline cache; 7 not allowed; 8 offline cache unusable (none, wrong password, other machine,
-damaged, expired, revoked); 9 refused by the server as given; 10 no clipboard.`;
+damaged, expired, revoked); 9 refused by the server as given; 10 unavailable here (no clipboard,
+no machine identity, or the offline journal held by another strongroom process for over ten
+seconds).`;
 }
 
 const SECRET_ARGUMENT =

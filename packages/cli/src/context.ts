@@ -79,7 +79,7 @@ export interface Ctx {
   api(serverUrl: string, token?: string | null): Api;
 }
 
-export function transportOptions(env: NodeJS.ProcessEnv): TransportOptions {
+function transportOptions(env: NodeJS.ProcessEnv): TransportOptions {
   const seconds = Number(env.STRONGROOM_CONNECT_TIMEOUT_SECONDS ?? '5');
   return {
     connectTimeoutMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5000,
@@ -91,7 +91,7 @@ export function transportOptions(env: NodeJS.ProcessEnv): TransportOptions {
  * The clock. Test-only: STRONGROOM_TEST_NOW (ISO 8601) moves "now" forward, to test expiry; it
  * can never move it back (that would keep an expired cache open).
  */
-export function clockOf(env: NodeJS.ProcessEnv): () => Date {
+function clockOf(env: NodeJS.ProcessEnv): () => Date {
   const later = Date.parse(env.STRONGROOM_TEST_NOW ?? '');
   if (Number.isNaN(later)) return () => new Date();
   return () => new Date(Math.max(Date.now(), later));

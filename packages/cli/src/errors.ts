@@ -22,11 +22,11 @@ export const EXIT_CODES = {
   cache: 8,
   /** The server refused the request as it was (invalid value, conflict, too large, rate limited). */
   rejected: 9,
-  /** A local facility is missing (no clipboard tool). */
+  /** Unavailable here: no clipboard tool, no machine identity, the journal held by another process. */
   unavailable: 10,
 } as const;
 
-export type ExitKind = keyof typeof EXIT_CODES;
+type ExitKind = keyof typeof EXIT_CODES;
 
 export type CliErrorCode =
   // usage
@@ -125,10 +125,4 @@ export class CliError extends Error {
   get exitCode(): number {
     return EXIT_CODES[KIND_OF[this.code]];
   }
-}
-
-export const usage = (message: string): CliError => new CliError('usage', message);
-
-export function exitCodeOf(code: CliErrorCode): number {
-  return EXIT_CODES[KIND_OF[code]];
 }

@@ -9,7 +9,7 @@ import { CliError, type CliErrorCode } from './errors.js';
  * whatever it is, is an answer: it is an `ApiError`, never a reason to go offline.
  */
 
-export type UnreachableReason = 'refused' | 'dns' | 'tls' | 'timeout' | 'network';
+type UnreachableReason = 'refused' | 'dns' | 'tls' | 'timeout' | 'network';
 
 const REASON_TEXT: Record<UnreachableReason, string> = {
   refused: 'connection refused',
@@ -53,7 +53,7 @@ export interface TransportOptions {
   idleTimeoutMs: number;
 }
 
-export interface CallOptions {
+interface CallOptions {
   /** Called as the response body arrives (bytes so far, total if announced). */
   onDownload?: (received: number, total: number | null) => void;
 }
@@ -97,10 +97,6 @@ export class Api {
     private readonly token: string | null,
     private readonly options: TransportOptions,
   ) {}
-
-  withToken(token: string | null): Api {
-    return new Api(this.serverUrl, token, this.options);
-  }
 
   get<T>(path: string, o?: CallOptions): Promise<T> {
     return this.call<T>('GET', path, undefined, o);

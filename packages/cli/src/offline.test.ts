@@ -706,4 +706,24 @@ describe('strongroom, offline', () => {
     expect(JSON.stringify(rec.details)).toContain('copied');
     expect(d.code).toBe(0);
   });
+
+  it('refuses to show a password offline when the journal is damaged, in one line', async () => {
+    const m = machine();
+    expect((await loginAs(m, bob)).code).toBe(0);
+    const d = await disconnect(m, bob);
+    expect(d.code, d.stderr).toBe(0);
+    const show = () =>
+      m.run(['show', 'Root/Team/Mail', '--reveal', '--json'], { env: offlineEnv(bob.password) });
+    expect((await show()).code).toBe(0);
+    const file = join(m.home, 'data', `journal-${d.json.cache.cacheId}.bin`);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    writeFileSync(file, bytes);
+    const r = await show();
+    expect(r.code).toBe(8);
+    expect(oneLineError(r)).toMatch(/^strongroom: the offline journal cannot be verified/);
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect(r.json.error.code).toBe('journal_tampered');
+    expect(r.stdout).not.toContain('TESTSECRET-mail-pw');
+  });
 });

@@ -159,6 +159,17 @@ describe('secrets', () => {
       'the cache password is needed: give it with --cache-password-stdin or in STRONGROOM_CACHE_PASSWORD, or run the command at a terminal',
     );
   });
+
+  it('says what was left empty at the prompt and how else to give it', async () => {
+    const err = await new Secrets(io([], true, ['']), {}, new Set())
+      .get('cachePassword', '', 'the offline cache password')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).code).toBe('input_needed');
+    expect((err as CliError).message).toBe(
+      'nothing was typed for the offline cache password: run the command again and type it, or give it with --cache-password-stdin or in STRONGROOM_CACHE_PASSWORD',
+    );
+  });
 });
 
 describe('paths in the vault', () => {

@@ -13,7 +13,6 @@ export interface ClientPaths {
   client: string;
   cache: string;
   cacheInfo: string;
-  journal: string;
   pending: string;
 }
 
@@ -38,7 +37,6 @@ export function clientPaths(env: NodeJS.ProcessEnv): ClientPaths {
     client: join(dataDir, 'client.json'),
     cache: join(dataDir, 'cache.kdbx'),
     cacheInfo: join(dataDir, 'cache.json'),
-    journal: join(dataDir, 'journal.bin'),
     pending: join(dataDir, 'pending-clears.json'),
   };
 }

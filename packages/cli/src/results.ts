@@ -123,14 +123,8 @@ export interface ClearCacheResult {
   journal: JournalUpload | null;
 }
 
-export interface ImportCacheResult {
+export interface ImportCacheResult extends CacheSummary {
   kind: 'import-cache';
-  cacheId: string;
-  file: string;
-  createdAt: string;
-  expiresAt: string | null;
-  maxOfflineUntil: string | null;
-  entryCount: number;
   reencrypted: boolean;
 }
 
@@ -149,7 +143,7 @@ export interface AttachmentResult {
   path: string;
 }
 
-export interface TextResult {
+interface TextResult {
   kind: 'text';
   text: string;
 }

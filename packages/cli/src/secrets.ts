@@ -15,7 +15,7 @@ export type SecretSlot =
   | 'entryPassword';
 
 /** Lines of standard input are handed out in this order to the options that were given. */
-export const STDIN_ORDER: readonly SecretSlot[] = [
+const STDIN_ORDER: readonly SecretSlot[] = [
   'password',
   'totp',
   'cachePassword',
@@ -23,7 +23,7 @@ export const STDIN_ORDER: readonly SecretSlot[] = [
   'entryPassword',
 ];
 
-export const SECRET_ENV: Record<SecretSlot, string | null> = {
+const SECRET_ENV: Record<SecretSlot, string | null> = {
   password: 'STRONGROOM_PASSWORD',
   totp: 'STRONGROOM_TOTP',
   cachePassword: 'STRONGROOM_CACHE_PASSWORD',
@@ -31,7 +31,7 @@ export const SECRET_ENV: Record<SecretSlot, string | null> = {
   entryPassword: null,
 };
 
-export const STDIN_OPTION: Record<SecretSlot, string> = {
+const STDIN_OPTION: Record<SecretSlot, string> = {
   password: '--password-stdin',
   totp: '--totp-stdin',
   cachePassword: '--cache-password-stdin',
@@ -94,7 +94,12 @@ export class Secrets {
       const typed = visible
         ? await this.io.promptVisible(prompt)
         : await this.io.promptHidden(prompt);
-      if (typed === '') throw new CliError('input_needed', `no ${what} given`);
+      if (typed === '') {
+        throw new CliError(
+          'input_needed',
+          `nothing was typed for ${what}: run the command again and type it, or ${giveWith(slot)}`,
+        );
+      }
       return typed;
     }
     throw new CliError('input_needed', `${what} is needed: ${howToGive(slot)}`);
@@ -102,8 +107,12 @@ export class Secrets {
 }
 
 export function howToGive(slot: SecretSlot): string {
+  return `${giveWith(slot)}, or run the command at a terminal`;
+}
+
+function giveWith(slot: SecretSlot): string {
   const env = SECRET_ENV[slot];
   return env
-    ? `give it with ${STDIN_OPTION[slot]} or in ${env}, or run the command at a terminal`
-    : `give it with ${STDIN_OPTION[slot]}, or run the command at a terminal`;
+    ? `give it with ${STDIN_OPTION[slot]} or in ${env}`
+    : `give it with ${STDIN_OPTION[slot]}`;
 }

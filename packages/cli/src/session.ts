@@ -24,6 +24,14 @@ export function formatTime(iso: string): string {
 
 export type OfflineMode = Extract<ModeState, { mode: 'offline' }>;
 
+/** Whether a cache (or a pending clear) is the session user's, on the session's server. */
+export function isSessionUsers<T extends { serverUrl: string; userId: string }>(
+  cache: T | null | undefined,
+  session: Pick<Session, 'serverUrl' | 'userId'>,
+): cache is T {
+  return !!cache && cache.serverUrl === session.serverUrl && cache.userId === session.userId;
+}
+
 export async function requireSession(ctx: Ctx): Promise<Session> {
   const s = await ctx.state.session();
   if (!s) {
@@ -35,7 +43,7 @@ export async function requireSession(ctx: Ctx): Promise<Session> {
   return s;
 }
 
-export function offlineLine(mode: OfflineMode): string {
+function offlineLine(mode: OfflineMode): string {
   return `Working Offline since ${formatTime(mode.since)} (read-only; strongroom connect goes back online)`;
 }
 
@@ -49,7 +57,7 @@ export async function fallBackOffline(
   err: Unreachable,
 ): Promise<OfflineMode> {
   const info = await ctx.offline.info();
-  if (!info || info.serverUrl !== session.serverUrl || info.userId !== session.userId) {
+  if (!isSessionUsers(info, session)) {
     throw new CliError(
       'server_unreachable',
       `${err.message}, and this client holds no offline cache for ${session.loginName}`,
@@ -126,7 +134,7 @@ export async function withChange<T>(
   }
 }
 
-export function readOnly(command: string, mode: OfflineMode): CliError {
+function readOnly(command: string, mode: OfflineMode): CliError {
   return new CliError(
     'offline_read_only',
     `${command} is not possible while Working Offline (since ${formatTime(mode.since)}): the offline cache is read-only; strongroom connect goes back online`,
@@ -215,9 +223,7 @@ export async function loginOnline(
 /** Tells the server about caches cleared here while it could not be reached. */
 export async function flushPending(ctx: Ctx, api: Api, session: Session): Promise<number> {
   const pending = await ctx.state.pending();
-  const mine = pending.filter(
-    (p) => p.serverUrl === session.serverUrl && p.userId === session.userId,
-  );
+  const mine = pending.filter((p) => isSessionUsers(p, session));
   if (mine.length === 0) return 0;
   const done = new Set<string>();
   for (const p of mine) {
@@ -296,7 +302,7 @@ export async function uploadJournal(
   return { cacheId, records: records.length, accepted, duplicates };
 }
 
-export type CacheCheck =
+type CacheCheck =
   | { outcome: 'none' }
   | { outcome: 'current'; cacheId: string }
   | { outcome: 'stale'; cacheId: string }
@@ -313,7 +319,7 @@ export type CacheCheck =
  */
 export async function checkCache(ctx: Ctx, api: Api, session: Session): Promise<CacheCheck> {
   const info = await ctx.offline.info();
-  if (!info || info.serverUrl !== session.serverUrl || info.userId !== session.userId) {
+  if (!isSessionUsers(info, session)) {
     return { outcome: 'none' };
   }
   let status: OfflineCacheStatusView;

@@ -48,7 +48,7 @@ export interface CacheInfo {
   writtenAt: string;
 }
 
-export interface KdfSettings {
+interface KdfSettings {
   memoryKiB: number;
   iterations: number;
   parallelism: number;
@@ -56,7 +56,7 @@ export interface KdfSettings {
 }
 
 /** Per-installation facts (data dir). */
-export interface ClientFile {
+interface ClientFile {
   /** Random id that names this installation in the server's cache inventory. */
   installId: string;
   /** KDF parameters calibrated once on this machine. */
@@ -64,7 +64,7 @@ export interface ClientFile {
 }
 
 /** A cache cleared here that the server has not been told about yet. */
-export interface PendingClear {
+interface PendingClear {
   serverUrl: string;
   cacheId: string;
   userId: string;

@@ -10,12 +10,13 @@ import {
   flushPending,
   formatTime,
   loginOnline,
+  isSessionUsers,
   probe,
   uploadJournal,
   type OfflineMode,
 } from '../session.js';
 import type { CacheInfo } from '../state.js';
-import { connectCore, otherUser, summary } from './offline.js';
+import { LOGIN_STDIN, connectCore, otherUser, summary } from './offline.js';
 
 /**
  * Work Offline: opens the cache (which checks the machine, the password, the owner and expiry)
@@ -86,15 +87,8 @@ a login password given by option or environment is tried as the cache password o
     server: { type: 'string' },
     user: { type: 'string' },
     offline: { type: 'boolean' },
-    'password-stdin': { type: 'boolean' },
-    'totp-stdin': { type: 'boolean' },
-    'cache-password-stdin': { type: 'boolean' },
   },
-  stdin: {
-    'password-stdin': 'password',
-    'totp-stdin': 'totp',
-    'cache-password-stdin': 'cachePassword',
-  },
+  stdin: LOGIN_STDIN,
   positionals: { min: 0, max: 0 },
   async run(ctx, args, secrets): Promise<LoginResult> {
     const mode = await ctx.state.mode();
@@ -167,7 +161,7 @@ a login password given by option or environment is tried as the cache password o
     const api = ctx.api(serverUrl, s.token);
     await flushPending(ctx, api, s);
     let journal = null;
-    if (info && info.serverUrl === serverUrl && info.userId === s.userId) {
+    if (isSessionUsers(info, s)) {
       journal = await uploadJournal(ctx, api, info.cacheId);
       const check = await checkCache(ctx, api, s);
       if (check.outcome === 'stale') {

@@ -23,6 +23,7 @@ import {
   fallBackOffline,
   flushPending,
   formatTime,
+  isSessionUsers,
   loginOnline,
   requireSession,
   uploadJournal,
@@ -127,8 +128,6 @@ used; without one, the command fails: a cache can only be made while connected.
   options: {
     label: { type: 'string' },
     comment: { type: 'string' },
-    'cache-password-stdin': { type: 'boolean' },
-    'password-stdin': { type: 'boolean' },
   },
   stdin: { 'password-stdin': 'password', 'cache-password-stdin': 'cachePassword' },
   positionals: { min: 0, max: 0 },
@@ -137,7 +136,7 @@ used; without one, the command fails: a cache can only be made while connected.
     let mode = await ctx.state.mode();
     const api = ctx.api(session.serverUrl, session.token);
     const info = await ctx.offline.info();
-    const mine = info && info.serverUrl === session.serverUrl && info.userId === session.userId;
+    const mine = isSessionUsers(info, session);
     let journal = null;
     let written: CacheInfo;
     try {
@@ -220,7 +219,7 @@ export async function connectCore(
   const api = ctx.api(serverUrl, session.token);
   const pendingClearsSent = await flushPending(ctx, api, session);
   const info = await ctx.offline.info();
-  const mine = info && info.serverUrl === serverUrl && info.userId === session.userId;
+  const mine = isSessionUsers(info, session);
   const journal = mine ? await uploadJournal(ctx, api, info.cacheId) : null;
   const check = await checkCache(ctx, api, session);
   let cache: ConnectResult['cache'] = check.outcome === 'stale' ? 'current' : check.outcome;
@@ -253,28 +252,36 @@ export async function connectCore(
   };
 }
 
+/** The secrets of a login (login and connect): password, two-factor code, cache password. */
+export const LOGIN_STDIN: Command['stdin'] = {
+  'password-stdin': 'password',
+  'totp-stdin': 'totp',
+  'cache-password-stdin': 'cachePassword',
+};
+
 export const connect: Command = {
   name: 'connect',
   summary: 'Connect: log in again, upload the offline journal, go back online',
-  usage: `strongroom connect [--password-stdin] [--totp-stdin] [--cache-password-stdin] [--comment TEXT]
+  usage: `strongroom connect [--user <login name>] [--label TEXT] [--comment TEXT] [--password-stdin] [--totp-stdin] [--cache-password-stdin]
 
 Logs in to the server again (password, and the two-factor code if your account has one), uploads
 the journal of passwords shown or copied offline, deletes the cache if the server revoked it,
 refreshes it if it is out of date (asking the cache password; Enter: your login password), and
-switches the client back online. Only the user who made the cache can connect.`,
+switches the client back online. Only the user who made the cache can connect.
+
+  --user NAME               the login name (default: the session's, or the cache's); while
+                            Working Offline it must be the cache's owner, typed as then
+  --label TEXT              name of this client in the server's cache inventory (on a refresh)
+  --comment TEXT            why you take entries offline (on a refresh, if your settings say so)
+  --password-stdin          read your login password from standard input
+  --totp-stdin              read the two-factor code from standard input
+  --cache-password-stdin    read the cache password from standard input (on a refresh)`,
   options: {
     user: { type: 'string' },
     label: { type: 'string' },
     comment: { type: 'string' },
-    'password-stdin': { type: 'boolean' },
-    'totp-stdin': { type: 'boolean' },
-    'cache-password-stdin': { type: 'boolean' },
   },
-  stdin: {
-    'password-stdin': 'password',
-    'totp-stdin': 'totp',
-    'cache-password-stdin': 'cachePassword',
-  },
+  stdin: LOGIN_STDIN,
   positionals: { min: 0, max: 0 },
   async run(ctx, args, secrets): Promise<ConnectResult> {
     const mode = await ctx.state.mode();
@@ -342,11 +349,7 @@ was Working Offline goes back to online mode.`,
     const session = await ctx.state.session();
     let journal = null;
     let serverTold = false;
-    const canTell =
-      mode.mode === 'online' &&
-      session !== null &&
-      session.serverUrl === info.serverUrl &&
-      session.userId === info.userId;
+    const canTell = mode.mode === 'online' && session !== null && isSessionUsers(info, session);
     if (canTell) {
       const api = ctx.api(session.serverUrl, session.token);
       try {
@@ -395,8 +398,6 @@ cache with it. An expired cache is refused.
   --new-cache-password-stdin   read the new cache password (with --reencrypt)`,
   options: {
     reencrypt: { type: 'boolean' },
-    'cache-password-stdin': { type: 'boolean' },
-    'new-cache-password-stdin': { type: 'boolean' },
   },
   stdin: {
     'cache-password-stdin': 'cachePassword',
@@ -467,16 +468,7 @@ cache with it. An expired cache is refused.
     }
     const info = await ctx.offline.install(bytes, meta);
     if (mode.mode === 'offline') await ctx.state.saveMode({ ...mode, cacheId: info.cacheId });
-    return {
-      kind: 'import-cache',
-      cacheId: info.cacheId,
-      file: ctx.paths.cache,
-      createdAt: info.createdAt,
-      expiresAt: info.expiresAt,
-      maxOfflineUntil: info.maxOfflineUntil,
-      entryCount: info.entryCount,
-      reencrypted: reencrypt,
-    };
+    return { kind: 'import-cache', ...summary(ctx, info), reencrypted: reencrypt };
   },
 };
 

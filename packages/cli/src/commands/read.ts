@@ -5,23 +5,34 @@ import { copyToClipboard, requireClipboard, scheduleClear } from '../clipboard.j
 import { CliError } from '../errors.js';
 import type { AttachmentResult, LsResult, SearchResultOut, ShowResult } from '../results.js';
 import { withRead } from '../session.js';
-import { findEntry, findFolder, isId, rootOf } from '../vault.js';
+import { findEntry, findFolder, isId, rootOf, type VaultSource } from '../vault.js';
+
+/** The entry a path or id names (an id goes to the server as it is; the cache looks it up). */
+async function entryIdOf(src: VaultSource, ref: string): Promise<string> {
+  return isId(ref) && src.kind === 'server'
+    ? ref.toLowerCase()
+    : findEntry(await src.tree(), ref).id;
+}
+
+/** Offline, a read command opens the cache: its password may come from standard input. */
+const CACHE_PASSWORD_STDIN: Command['stdin'] = { 'cache-password-stdin': 'cachePassword' };
 
 export const ls: Command = {
   name: 'ls',
   summary: 'List a folder (default Root)',
-  usage: `strongroom ls [<folder path or id>] [-R] [-l]
+  usage: `strongroom ls [<folder path or id>] [-R] [-l] [--cache-password-stdin]
 
 Lists the folders (with a trailing /) and entries in a folder, such as Root/Team/Servers (the
 leading Root/ may be left out). Works offline from the cache.
 
-  -R, --recursive   everything below the folder, by full path
-  -l, --long        add the user name and URL of each entry (tab-separated)`,
+  -R, --recursive           everything below the folder, by full path
+  -l, --long                add the user name and URL of each entry (tab-separated)
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {
     recursive: { type: 'boolean', short: 'R' },
     long: { type: 'boolean', short: 'l' },
   },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 0, max: 1 },
   async run(ctx, args, secrets): Promise<LsResult> {
     const recursive = flag(args, 'recursive');
@@ -50,17 +61,19 @@ leading Root/ may be left out). Works offline from the cache.
 export const show: Command = {
   name: 'show',
   summary: 'Show an entry (password hidden unless --reveal; --copy to the clipboard)',
-  usage: `strongroom show <entry path or id> [--reveal] [--copy]
+  usage: `strongroom show <entry path or id> [--reveal] [--copy] [--cache-password-stdin]
 
 Shows an entry's fields. The password and protected fields stay hidden unless --reveal is given.
 --copy puts the password on the clipboard and clears it after the seconds set in your client
 settings (if it still holds the password then). Each password fetch is audited on the server;
-offline, each reveal or copy is written to the offline journal, uploaded at the next connect.`,
+offline, each reveal or copy is written to the offline journal, uploaded at the next connect.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {
     reveal: { type: 'boolean' },
     copy: { type: 'boolean' },
   },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 1, max: 1 },
   async run(ctx, args, secrets): Promise<ShowResult> {
     const ref = args.positionals[0]!;
@@ -69,10 +82,7 @@ offline, each reveal or copy is written to the offline journal, uploaded at the 
     // Before anything is fetched (and audited): is there a clipboard at all?
     const clip = copy ? requireClipboard(ctx.env) : null;
     return withRead(ctx, secrets, async (src) => {
-      const id =
-        isId(ref) && src.kind === 'server'
-          ? ref.toLowerCase()
-          : findEntry(await src.tree(), ref).id;
+      const id = await entryIdOf(src, ref);
       const entry = await src.entry(id);
       const hasProtected = entry.customFields.some((f) => f.protected);
       let password: string | undefined;
@@ -110,12 +120,14 @@ offline, each reveal or copy is written to the offline journal, uploaded at the 
 export const search: Command = {
   name: 'search',
   summary: 'Search names, user names, URLs, tags and notes',
-  usage: `strongroom search <text>
+  usage: `strongroom search <text> [--cache-password-stdin]
 
 Finds entries whose name, user name, URL, tags or notes contain the text (any case), and folders
-whose name does. Works offline from the cache.`,
+whose name does. Works offline from the cache.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: {},
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 1, max: 1 },
   async run(ctx, args, secrets): Promise<SearchResultOut> {
     const text = args.positionals[0]!;
@@ -130,12 +142,14 @@ whose name does. Works offline from the cache.`,
 export const attachment: Command = {
   name: 'attachment',
   summary: "Save an entry's attachment to a file",
-  usage: `strongroom attachment <entry path or id> <file name> --out <path> [--force]
+  usage: `strongroom attachment <entry path or id> <file name> --out <path> [--force] [--cache-password-stdin]
 
 Writes the attachment (as listed by show) to <path>, mode 0600; --force replaces an existing
-file. Online the download is audited; offline it comes from the cache.`,
+file. Online the download is audited; offline it comes from the cache.
+
+  --cache-password-stdin    offline: read the cache password from standard input`,
   options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
-  stdin: { 'cache-password-stdin': 'cachePassword' },
+  stdin: CACHE_PASSWORD_STDIN,
   positionals: { min: 2, max: 2 },
   async run(ctx, args, secrets): Promise<AttachmentResult> {
     const [ref, fileName] = args.positionals as [string, string];
@@ -143,10 +157,7 @@ file. Online the download is audited; offline it comes from the cache.`,
     if (!out) throw new CliError('usage', 'where to? give --out <path>');
     const path = resolve(out);
     return withRead(ctx, secrets, async (src) => {
-      const id =
-        isId(ref) && src.kind === 'server'
-          ? ref.toLowerCase()
-          : findEntry(await src.tree(), ref).id;
+      const id = await entryIdOf(src, ref);
       const entry = await src.entry(id);
       const found = entry.attachments.filter((a) => a.fileName === fileName || a.id === fileName);
       if (found.length === 0)

@@ -6,14 +6,13 @@ import {
   OfflineJournalError,
   buildCache,
   calibrateKdf,
-  expiryOf,
   keyFileXml,
   machineMatches,
   openCache,
   openJournal,
-  readCacheHeader,
   type BlobStore,
   type CacheMeta,
+  type Journal,
   type KdfParams,
   type OfflineEnv,
   type OpenedCache,
@@ -30,7 +29,15 @@ import type {
   OfflineCacheSource,
 } from '../context.js';
 import { CliError } from '../errors.js';
-import { eraseFile, readIfExists, removeFile, withFileLock, writeFileAtomic } from '../fsutil.js';
+import {
+  eraseFile,
+  exists,
+  readIfExists,
+  removeFile,
+  withFileLock,
+  writeFileAtomic,
+} from '../fsutil.js';
+import { lowerFirst } from '../http.js';
 import type { Secrets } from '../secrets.js';
 import { formatTime } from '../session.js';
 import type { CacheInfo } from '../state.js';
@@ -80,8 +87,18 @@ function cliErrorOfCache(err: unknown): unknown {
 }
 
 function lowerSentence(s: string): string {
-  const t = s.replace(/\.$/, '');
-  return /^[A-Z][a-z]/.test(t) ? t[0]!.toLowerCase() + t.slice(1) : t;
+  return lowerFirst(s.replace(/\.$/, ''));
+}
+
+/** `fn`, with the library's errors thrown as the client's. */
+function mapped<A extends unknown[], R>(fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+  return async (...a) => {
+    try {
+      return await fn(...a);
+    } catch (err) {
+      throw cliErrorOfCache(err);
+    }
+  };
 }
 
 const STEP_TEXT: Record<string, string> = {
@@ -145,7 +162,7 @@ class CacheSource implements OfflineCacheSource {
   private readonly treeView: Tree;
   constructor(
     private readonly opened: OpenedCache,
-    private readonly journal: () => Promise<JournalAppender>,
+    private readonly journal: () => Promise<Pick<Journal, 'append'>>,
     private readonly now: () => Date,
   ) {
     this.meta = metaView(opened.meta, opened.entries.length);
@@ -207,8 +224,9 @@ class CacheSource implements OfflineCacheSource {
     return e.password;
   }
   async search(text: string): Promise<SearchHits> {
-    const entries = this.opened.entries.map((e) => ({
-      ...this.treeView.entries.find((v) => v.id === e.id)!,
+    // treeView.entries is built from opened.entries, index for index.
+    const entries = this.opened.entries.map((e, i) => ({
+      ...this.treeView.entries[i]!,
       notes: e.notes,
     }));
     return searchEntries(entries, this.treeView.folders, text);
@@ -223,34 +241,35 @@ class CacheSource implements OfflineCacheSource {
   }
 }
 
-interface JournalAppender {
-  append(r: { entryId: string; action: 'viewed' | 'copied'; occurredAt: string }): Promise<unknown>;
-}
-
 export function createOfflineAccess(ctx: Base): OfflineAccess {
   const env = offlineEnv(ctx);
-  const machineKey = async (): Promise<Uint8Array> =>
-    (await machineKeyOf(ctx.env, ctx.paths.machineSecret, true))!;
+  // Read (or made) once per command: the machine.key file and the machine identity.
+  let machineKeyRead: Promise<Uint8Array> | null = null;
+  const machineKey = (): Promise<Uint8Array> =>
+    (machineKeyRead ??= machineKeyOf(ctx.env, ctx.paths.machineSecret));
   const journalKey = async () => deriveJournalKey(await machineKey());
 
-  const openJournalOf = async (cacheId: string) => {
-    try {
-      return await openJournal(
-        env,
-        blobStore(journalFile(ctx, cacheId)),
-        await journalKey(),
-        cacheId,
-      );
-    } catch (err) {
-      throw cliErrorOfCache(err);
-    }
-  };
+  /** A cache's journal; every method throws the library's errors as the client's. */
+  const openJournalOf = mapped(async (cacheId: string): Promise<Journal> => {
+    const j = await openJournal(
+      env,
+      blobStore(journalFile(ctx, cacheId)),
+      await journalKey(),
+      cacheId,
+    );
+    return {
+      append: mapped((r) => j.append(r)),
+      records: mapped(() => j.records()),
+      remove: mapped((ids) => j.remove(ids)),
+      clear: mapped(() => j.clear()),
+    };
+  });
 
   const access: OfflineAccess = {
     async info() {
       const info = await ctx.state.cacheInfo();
       if (!info) return null;
-      if (!(await readIfExists(ctx.paths.cache))) return null;
+      if (!(await exists(ctx.paths.cache))) return null;
       return info;
     },
 
@@ -263,8 +282,8 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
         );
       }
       const key = await machineKey();
+      // A cache copied from another machine is refused before its password is asked.
       try {
-        readCacheHeader(bytes);
         if (!machineMatches(bytes, key)) throw new OfflineCacheError('cache_wrong_machine');
       } catch (err) {
         throw cliErrorOfCache(err);
@@ -291,8 +310,6 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
         }
         throw cliErrorOfCache(err);
       }
-      const over = expiryOf(opened.meta, ctx.now());
-      if (over) throw await expire(over);
       if (opened.meta.loginName !== o.loginName) {
         throw new CliError(
           'offline_other_user',
@@ -307,7 +324,7 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
           infoOf(metaView(opened.meta, opened.entries.length), ctx.now()),
         );
       }
-      let journal: JournalAppender | null = null;
+      let journal: Journal | null = null;
       return new CacheSource(
         opened,
         async () => (journal ??= await openJournalOf(opened.meta.cacheId)),
@@ -400,7 +417,7 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
 
     async journal(cacheId): Promise<JournalAccess> {
       const file = journalFile(ctx, cacheId);
-      if (!(await readIfExists(file))) {
+      if (!(await exists(file))) {
         return {
           records: async () => [],
           remove: async () => 0,
@@ -409,20 +426,8 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
         };
       }
       return {
-        records: async () => {
-          try {
-            return await (await openJournalOf(cacheId)).records();
-          } catch (err) {
-            throw cliErrorOfCache(err);
-          }
-        },
-        remove: async (ids) => {
-          try {
-            return await (await openJournalOf(cacheId)).remove(ids);
-          } catch (err) {
-            throw cliErrorOfCache(err);
-          }
-        },
+        records: async () => (await openJournalOf(cacheId)).records(),
+        remove: async (ids) => (await openJournalOf(cacheId)).remove(ids),
         clear: async () => {
           await eraseFile(file);
         },
@@ -457,8 +462,7 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
       const key = await machineKey();
       let opened: OpenedCache;
       try {
-        readCacheHeader(bytes);
-        if (!machineMatches(bytes, key)) throw new OfflineCacheError('cache_wrong_machine');
+        // openCache checks the machine before the password, and the expiry with the client's clock.
         opened = await openCache(env, bytes, {
           cachePassword: password,
           machineKey: key,
@@ -470,12 +474,6 @@ export function createOfflineAccess(ctx: Base): OfflineAccess {
         }
         throw cliErrorOfCache(err);
       }
-      const over = expiryOf(opened.meta, ctx.now());
-      if (over)
-        throw new CliError(
-          'cache_expired',
-          `this offline cache expired on ${formatTime(over.at)}; it is not imported`,
-        );
       const meta = metaView(opened.meta, opened.entries.length);
       return {
         bytes,

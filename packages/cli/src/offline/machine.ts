@@ -14,7 +14,7 @@ import { ensureDir } from '../fsutil.js';
 
 const SECRET_BYTES = 32;
 
-export function machineId(env: NodeJS.ProcessEnv): string {
+function machineId(env: NodeJS.ProcessEnv): string {
   const override = env.STRONGROOM_MACHINE_ID;
   if (override) return override;
   for (const file of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
@@ -44,7 +44,7 @@ export function machineId(env: NodeJS.ProcessEnv): string {
 }
 
 /** The stored secret; created on first use when `create` (never replaced once it exists). */
-export async function machineSecret(file: string, create: boolean): Promise<Uint8Array | null> {
+async function machineSecret(file: string, create: boolean): Promise<Uint8Array | null> {
   try {
     const b = await readFile(file);
     if (b.length !== SECRET_BYTES) {
@@ -77,12 +77,9 @@ export async function machineSecret(file: string, create: boolean): Promise<Uint
   return new Uint8Array(secret);
 }
 
-export async function machineKeyOf(
-  env: NodeJS.ProcessEnv,
-  file: string,
-  create: boolean,
-): Promise<Uint8Array | null> {
-  const secret = await machineSecret(file, create);
-  if (!secret) return null;
+/** The machine key; the secret is made on first use. */
+export async function machineKeyOf(env: NodeJS.ProcessEnv, file: string): Promise<Uint8Array> {
+  const secret = await machineSecret(file, true);
+  if (!secret) throw new Error(`${file} could not be made`);
   return deriveMachineKey(secret, machineId(env));
 }
