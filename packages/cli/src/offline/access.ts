@@ -17,6 +17,7 @@ import {
   type OfflineEnv,
   type OpenedCache,
   type Progress,
+  type ProgressStep,
 } from '@strongroom/offline';
 import { nodeOfflineEnv } from '@strongroom/offline/node';
 import { OFFLINE_PACKAGE_FORMAT } from '@strongroom/protocol/lite';
@@ -101,16 +102,15 @@ function mapped<A extends unknown[], R>(fn: (...a: A) => Promise<R>): (...a: A) 
   };
 }
 
-const STEP_TEXT: Record<string, string> = {
+const STEP_TEXT: Record<ProgressStep, string> = {
   derive: 'Deriving the cache key',
   encrypt: 'Encrypting the cache',
-  write: 'Writing the cache',
   decrypt: 'Decrypting the cache',
   parse: 'Reading the cache',
 };
 
 function progressOf(ctx: Base): Progress {
-  return (step, done) => ctx.io.progress(`${STEP_TEXT[step] ?? step}…${done ? ' done' : ''}`, done);
+  return (step, done) => ctx.io.progress(`${STEP_TEXT[step]}…${done ? ' done' : ''}`, done);
 }
 
 /**
